@@ -1,0 +1,10 @@
+// Public surface of @grace/contracts.
+export * from './common.js';
+export * from './create.js';
+export * from './dead-letter.js';
+export * from './envelope.js';
+export * from './queries.js';
+export * from './streams.js';
+export * from './subjects.js';
+export * from './validate.js';
+export * as schemas from './schemas.js';

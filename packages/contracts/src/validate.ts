@@ -1,0 +1,129 @@
+// One ajv instance for every contract: validate events, query requests and replies, dead letters.
+import type { TSchema } from '@sinclair/typebox';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import { DeadLetter } from './dead-letter.js';
+import { queries, QueryResponse, isQuerySubject, type QueryReply, type QueryRequest, type QuerySubject } from './queries.js';
+import { eventSchema, events, isEventSubject, type EventData, type EventSubject, type GraceEvent } from './subjects.js';
+
+export interface ValidationError {
+  /** Where, as a dotted path from the root (`data.severity`, `items.3.name`); empty for the root. */
+  readonly path: string;
+  readonly message: string;
+}
+
+export type Validation<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly errors: ValidationError[] };
+
+// ajv-formats is published as CommonJS with a default export.
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
+addFormats(ajv);
+
+const compiled = new WeakMap<TSchema, ValidateFunction>();
+function compile(schema: TSchema): ValidateFunction {
+  let fn = compiled.get(schema);
+  if (!fn) {
+    fn = ajv.compile(schema);
+    compiled.set(schema, fn);
+  }
+  return fn;
+}
+
+function joinPath(instancePath: string, child?: string): string {
+  const parts = instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  if (child !== undefined) parts.push(child);
+  return parts.join('.');
+}
+
+function toValidationError(e: ErrorObject): ValidationError {
+  const params = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'required':
+      return { path: joinPath(e.instancePath, String(params.missingProperty)), message: 'is required' };
+    case 'additionalProperties':
+      return { path: joinPath(e.instancePath, String(params.additionalProperty)), message: 'is not an allowed property' };
+    case 'enum':
+      return {
+        path: joinPath(e.instancePath),
+        message: `must be one of: ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`,
+      };
+    case 'const':
+      return { path: joinPath(e.instancePath), message: `must be ${JSON.stringify(params.allowedValue)}` };
+    default:
+      return { path: joinPath(e.instancePath), message: e.message ?? e.keyword };
+  }
+}
+
+// A union of literals reports one `const` error per member plus an `anyOf`; fold those into one line.
+function collectErrors(errors: ErrorObject[] | null | undefined): ValidationError[] {
+  if (!errors) return [];
+  const out: ValidationError[] = [];
+  const constsByPath = new Map<string, unknown[]>();
+  const anyOfPaths = new Set(errors.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath));
+  for (const e of errors) {
+    if (e.keyword === 'const' && anyOfPaths.has(e.instancePath)) {
+      const list = constsByPath.get(e.instancePath) ?? [];
+      list.push((e.params as { allowedValue: unknown }).allowedValue);
+      constsByPath.set(e.instancePath, list);
+    }
+  }
+  const seen = new Set<string>();
+  for (const e of errors) {
+    const folded = constsByPath.get(e.instancePath);
+    if (folded && (e.keyword === 'const' || e.keyword === 'anyOf')) {
+      if (seen.has(e.instancePath)) continue;
+      seen.add(e.instancePath);
+      out.push({ path: joinPath(e.instancePath), message: `must be one of: ${folded.map((v) => JSON.stringify(v)).join(', ')}` });
+      continue;
+    }
+    out.push(toValidationError(e));
+  }
+  return out;
+}
+
+/** Validate any value against any schema of the contracts (or one built from them). */
+export function validateSchema<T>(schema: TSchema, value: unknown): Validation<T> {
+  const fn = compile(schema);
+  if (fn(value)) return { ok: true, value: value as T };
+  return { ok: false, errors: collectErrors(fn.errors) };
+}
+
+/** Validate a whole CloudEvent against the contract of its subject; returns every error with its path. */
+export function validate<S extends EventSubject>(subject: S, event: unknown): Validation<GraceEvent<S>>;
+export function validate(subject: string, event: unknown): Validation<GraceEvent>;
+export function validate(subject: string, event: unknown): Validation<GraceEvent> {
+  if (!isEventSubject(subject)) return { ok: false, errors: [{ path: 'type', message: `unknown subject "${subject}"` }] };
+  return validateSchema(eventSchema(subject), event);
+}
+
+/** Validate only the `data` of an event (before it is wrapped in its envelope). */
+export function validateData<S extends EventSubject>(subject: S, data: unknown): Validation<EventData<S>> {
+  return validateSchema(events[subject].data, data);
+}
+
+export function validateRequest<Q extends QuerySubject>(subject: Q, request: unknown): Validation<QueryRequest<Q>>;
+export function validateRequest(subject: string, request: unknown): Validation<unknown>;
+export function validateRequest(subject: string, request: unknown): Validation<unknown> {
+  if (!isQuerySubject(subject)) return { ok: false, errors: [{ path: '', message: `unknown query subject "${subject}"` }] };
+  return validateSchema((queries as Record<string, { request: TSchema }>)[subject]!.request, request);
+}
+
+export function validateReply<Q extends QuerySubject>(subject: Q, reply: unknown): Validation<QueryReply<Q>>;
+export function validateReply(subject: string, reply: unknown): Validation<unknown>;
+export function validateReply(subject: string, reply: unknown): Validation<unknown> {
+  if (!isQuerySubject(subject)) return { ok: false, errors: [{ path: '', message: `unknown query subject "${subject}"` }] };
+  return validateSchema((queries as Record<string, { reply: TSchema }>)[subject]!.reply, reply);
+}
+
+export function validateQueryResponse(response: unknown): Validation<QueryResponse> {
+  return validateSchema(QueryResponse, response);
+}
+
+export function validateDeadLetter(letter: unknown): Validation<DeadLetter> {
+  return validateSchema(DeadLetter, letter);
+}
+
+/** One readable line: `data.severity: must be one of: "debug", ...; data.message: is required`. */
+export function describeErrors(errors: readonly ValidationError[]): string {
+  return errors.map((e) => `${e.path || '(root)'}: ${e.message}`).join('; ');
+}
