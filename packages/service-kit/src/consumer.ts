@@ -1,0 +1,324 @@
+// The consumer runner: a durable pull consumer with bounded concurrency, inbox idempotency, retries and dead letters.
+import {
+  createEvent,
+  deadLetterSubject,
+  describeErrors,
+  streamFor,
+  validate,
+  type DeadLetter,
+  type DeadLetterReason,
+  type EventData,
+  type EventSubject,
+  type GraceEvent,
+} from '@grace/contracts';
+import type { Consumer, ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
+import { headers as natsHeaders } from '@nats-io/nats-core';
+import type { Kysely, Transaction } from 'kysely';
+import { classifyError, errorMessage, sleep, withTimeout } from './errors.js';
+import { eventLogger, type Logger } from './logger.js';
+import type { KitMetrics } from './metrics.js';
+import { ensureConsumer } from './nats.js';
+import type { Naming } from './naming.js';
+import { recordInbox, writeOutbox, type KitTables } from './outbox.js';
+
+export interface EmitOptions {
+  /** Defaults to the correlation id of the event being handled. */
+  correlationid?: string;
+  /** A deterministic id makes a re-emit of the same fact collapse into one event. */
+  id?: string;
+  subject?: string;
+}
+
+/** Collects events to publish; they are written to the outbox in the handler's transaction. */
+export type Emit = <S extends EventSubject>(subject: S, data: EventData<S>, options?: EmitOptions) => GraceEvent<S>;
+
+export interface HandlerContext<DB> {
+  /** The transaction the handler's state change, the inbox row and the outbox rows commit in together. */
+  trx: Transaction<DB>;
+  emit: Emit;
+  log: Logger;
+  /** 1 on first delivery. */
+  deliveryCount: number;
+}
+
+export type Handler<DB, S extends EventSubject> = (event: GraceEvent<S>, ctx: HandlerContext<DB>) => Promise<void>;
+
+export interface ConsumerDefinition<DB, S extends EventSubject = EventSubject> {
+  subject: S;
+  handler: Handler<DB, S>;
+  /** Durable name; default `<service>__<subject>`. Two services consuming one subject each get all events. */
+  durable?: string;
+  concurrency?: number;
+  handlerTimeoutMs?: number;
+}
+
+/** Keeps the generic subject link between `subject` and `handler` when building a list of consumers. */
+export function consumer<DB, S extends EventSubject>(def: ConsumerDefinition<DB, S>): ConsumerDefinition<DB, EventSubject> {
+  return def as unknown as ConsumerDefinition<DB, EventSubject>;
+}
+
+export interface RunnerSettings {
+  service: string;
+  concurrency: number;
+  ackWaitMs: number;
+  maxAttempts: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  handlerTimeoutMs: number;
+  maxEventBytes: number;
+}
+
+export interface RunnerDeps {
+  db: Kysely<KitTables>;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  naming: Naming;
+  log: Logger;
+  metrics: KitMetrics;
+  /** Called after a commit that wrote to the outbox. */
+  onEmitted: () => void;
+}
+
+const RAW_PREVIEW_BYTES = 16 * 1024;
+
+export class ConsumerRunner<DB> {
+  readonly durable: string;
+  readonly stream: string;
+  readonly filterSubject: string;
+  private readonly concurrency: number;
+  private readonly handlerTimeoutMs: number;
+  private stopping = false;
+  private inflight = 0;
+  private slotFreed?: () => void;
+  private loop?: Promise<void>;
+  private current?: ConsumerMessages;
+  private consumer?: Consumer;
+  private readonly idle = new Set<() => void>();
+  private readonly stopController = new AbortController();
+
+  constructor(
+    private readonly def: ConsumerDefinition<DB, EventSubject>,
+    private readonly settings: RunnerSettings,
+    private readonly deps: RunnerDeps,
+  ) {
+    this.durable = def.durable ?? deps.naming.durable(settings.service, def.subject);
+    this.stream = deps.naming.stream(streamFor(def.subject));
+    this.filterSubject = deps.naming.subject(def.subject);
+    this.concurrency = def.concurrency ?? settings.concurrency;
+    this.handlerTimeoutMs = def.handlerTimeoutMs ?? settings.handlerTimeoutMs;
+  }
+
+  get inFlight(): number {
+    return this.inflight;
+  }
+
+  async provision(): Promise<void> {
+    await ensureConsumer(this.deps.jsm, {
+      stream: this.stream,
+      durable: this.durable,
+      filterSubject: this.filterSubject,
+      ackWaitMs: this.settings.ackWaitMs,
+    });
+  }
+
+  start(): void {
+    this.loop ??= this.pull();
+  }
+
+  async info(): Promise<{ pending: number; ackPending: number }> {
+    const info = await this.deps.jsm.consumers.info(this.stream, this.durable);
+    return { pending: info.num_pending, ackPending: info.num_ack_pending };
+  }
+
+  /** Stop pulling; wait for in-flight events to finish (commit and ack) within `timeoutMs`. */
+  async stop(timeoutMs: number): Promise<{ unfinished: number }> {
+    this.stopping = true;
+    this.stopController.abort();
+    this.slotFreed?.();
+    await this.current?.close().catch(() => undefined);
+    await this.loop;
+    if (this.inflight > 0) {
+      await Promise.race([
+        new Promise<void>((resolve) => this.idle.add(resolve)),
+        sleep(timeoutMs),
+      ]);
+    }
+    return { unfinished: this.inflight };
+  }
+
+  // Fetch only as many messages as there are free slots: nothing waits in a client buffer eating its
+  // ack_wait, and a crashed instance holds at most `concurrency` messages for ack_wait.
+  private async pull(): Promise<void> {
+    const { log } = this.deps;
+    let failures = 0;
+    while (!this.stopping) {
+      if (this.inflight >= this.concurrency) {
+        await new Promise<void>((resolve) => (this.slotFreed = resolve));
+        this.slotFreed = undefined;
+        continue;
+      }
+      try {
+        this.consumer ??= await this.deps.js.consumers.get(this.stream, this.durable);
+        const messages = await this.consumer.fetch({ max_messages: this.concurrency - this.inflight, expires: 5_000 });
+        this.current = messages;
+        for await (const msg of messages) {
+          if (this.stopping) {
+            msg.nak();
+            continue;
+          }
+          this.dispatch(msg);
+        }
+        this.current = undefined;
+        failures = 0;
+      } catch (err) {
+        this.current = undefined;
+        if (this.stopping) break;
+        failures++;
+        this.consumer = undefined;
+        const delay = Math.min(500 * 2 ** failures, 10_000);
+        log.warn({ err: errorMessage(err), consumer: this.durable, retry_in_ms: delay }, 'pull failed; retrying');
+        await sleep(delay, this.stopController.signal);
+      }
+    }
+  }
+
+  private dispatch(msg: JsMsg): void {
+    this.inflight++;
+    // Long handlers keep their message: `working()` resets the server's ack_wait clock.
+    const keepAlive = setInterval(() => msg.working(), Math.max(500, Math.floor(this.settings.ackWaitMs / 2)));
+    this.handle(msg)
+      .catch((err) => this.deps.log.error({ err, consumer: this.durable }, 'unexpected failure in consumer runner'))
+      .finally(() => {
+        clearInterval(keepAlive);
+        this.inflight--;
+        this.slotFreed?.();
+        if (this.inflight === 0) for (const resolve of this.idle) resolve();
+      });
+  }
+
+  private async handle(msg: JsMsg): Promise<void> {
+    const { metrics } = this.deps;
+    const subject = this.def.subject;
+    const deliveries = msg.info.deliveryCount;
+    const started = process.hrtime.bigint();
+    const labels = { consumer: this.durable, subject };
+
+    if (msg.data.length > this.settings.maxEventBytes) {
+      return this.deadLetter(msg, undefined, 'oversized', `event is ${msg.data.length} bytes; the limit is ${this.settings.maxEventBytes}`);
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(Buffer.from(msg.data).toString('utf8'));
+    } catch (err) {
+      return this.deadLetter(msg, undefined, 'invalid_json', `payload is not JSON: ${errorMessage(err)}`);
+    }
+    const result = validate(subject, parsed);
+    if (!result.ok) {
+      return this.deadLetter(msg, parsed, 'invalid_event', `event breaks the ${subject} contract: ${describeErrors(result.errors)}`, result.errors);
+    }
+    const event = result.value;
+    const log = eventLogger(this.deps.log, event, { consumer: this.durable, delivery: deliveries });
+    if (deliveries > this.settings.maxAttempts) {
+      return this.deadLetter(
+        msg,
+        event,
+        'deliveries_exhausted',
+        `delivered ${deliveries} times without an acknowledgement: the handler crashed the process or exceeded ack_wait`,
+      );
+    }
+
+    const emitted: GraceEvent[] = [];
+    const emit: Emit = (s, data, options) => {
+      const e = createEvent(s, data, {
+        source: `grace/${this.settings.service}`,
+        correlationid: options?.correlationid ?? event.correlationid ?? event.id,
+        traceparent: event.traceparent,
+        ...(options?.id ? { id: options.id } : {}),
+        ...(options?.subject ? { subject: options.subject } : {}),
+      });
+      emitted.push(e as GraceEvent);
+      return e;
+    };
+
+    let duplicate = false;
+    try {
+      await this.deps.db.transaction().execute(async (trx) => {
+        if (!(await recordInbox(trx, this.durable, event.id))) {
+          duplicate = true;
+          return;
+        }
+        const ctx: HandlerContext<DB> = { trx: trx as unknown as Transaction<DB>, emit, log, deliveryCount: deliveries };
+        await withTimeout(this.def.handler(event, ctx), this.handlerTimeoutMs, `handler for ${subject}`);
+        await writeOutbox(trx, emitted);
+      });
+    } catch (err) {
+      const kind = classifyError(err);
+      metrics.failed.inc({ ...labels, kind });
+      const reason = errorMessage(err);
+      if (kind === 'invalid') {
+        const errors = (err as { errors?: { path: string; message: string }[] }).errors ?? [];
+        return this.deadLetter(msg, event, 'invalid_event', reason, errors);
+      }
+      if (kind === 'permanent') return this.deadLetter(msg, event, 'permanent_failure', reason);
+      if (deliveries >= this.settings.maxAttempts) {
+        return this.deadLetter(msg, event, 'retries_exhausted', `failed ${deliveries} times; last error: ${reason}`);
+      }
+      const delay = Math.min(this.settings.retryBaseMs * 2 ** (deliveries - 1), this.settings.retryMaxMs);
+      log.warn({ err: reason, retry_in_ms: delay }, 'handler failed; will retry');
+      msg.nak(delay);
+      return;
+    }
+    msg.ack();
+    metrics.handled.inc({ ...labels, outcome: duplicate ? 'duplicate' : 'ok' });
+    metrics.handlerDuration.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
+    if (duplicate) log.debug('redelivery of an event already handled; nothing changed');
+    else log.debug({ emitted: emitted.length }, 'event handled');
+    if (emitted.length > 0) this.deps.onEmitted();
+  }
+
+  /** Publish the dead letter, then terminate the message; if even that fails, retry later (never lose it). */
+  private async deadLetter(
+    msg: JsMsg,
+    event: unknown,
+    reason: DeadLetterReason,
+    message: string,
+    errors: readonly { path: string; message: string }[] = [],
+  ): Promise<void> {
+    const { js, naming, metrics } = this.deps;
+    const subject = this.def.subject;
+    const e = event as Partial<GraceEvent> | undefined;
+    const letter: DeadLetter = {
+      reason,
+      message: message.slice(0, 8192),
+      errors: errors.slice(0, 100).map((x) => ({ path: x.path, message: x.message })),
+      subject,
+      service: this.settings.service,
+      consumer: this.durable,
+      stream: this.stream,
+      stream_sequence: msg.info.streamSequence,
+      deliveries: msg.info.deliveryCount,
+      failed_at: new Date().toISOString(),
+      ...(typeof e?.id === 'string' ? { event_id: e.id } : {}),
+      ...(typeof e?.correlationid === 'string' ? { correlationid: e.correlationid } : {}),
+      ...(event !== undefined ? { event } : { raw: Buffer.from(msg.data.subarray(0, RAW_PREVIEW_BYTES)).toString('utf8') }),
+    };
+    const log = eventLogger(this.deps.log, e ?? {}, { consumer: this.durable, delivery: msg.info.deliveryCount });
+    try {
+      const h = natsHeaders();
+      h.set('Grace-Dead-Letter-Reason', reason);
+      await js.publish(naming.subject(deadLetterSubject(subject)), JSON.stringify(letter), {
+        // One dead letter per stream message, however often this runs.
+        msgID: `dlq:${this.stream}:${this.durable}:${msg.info.streamSequence}`,
+        headers: h,
+        timeout: 5_000,
+      });
+    } catch (err) {
+      log.error({ err: errorMessage(err), reason }, 'could not publish dead letter; the event will be redelivered');
+      msg.nak(Math.min(this.settings.retryMaxMs, 5_000));
+      return;
+    }
+    msg.term(reason);
+    metrics.deadLettered.inc({ consumer: this.durable, subject, reason });
+    log.warn({ reason, detail: message }, 'event dead-lettered');
+  }
+}

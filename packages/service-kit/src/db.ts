@@ -1,0 +1,43 @@
+// Kysely on node-postgres: one small pool per service, pinned to the service's own schema, every statement bounded.
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+
+export interface DatabaseOptions {
+  url: string;
+  schema: string;
+  poolMax: number;
+  statementTimeoutMs: number;
+  applicationName: string;
+}
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+export function assertSchemaName(schema: string): string {
+  if (!SCHEMA_NAME.test(schema)) throw new Error(`"${schema}" is not a valid schema name (lower-case letters, digits, _)`);
+  return schema;
+}
+
+/** The schema a service owns: its name with dashes as underscores (`trigger-mesh` -> `trigger_mesh`). */
+export function schemaForService(service: string): string {
+  return assertSchemaName(service.replace(/-/g, '_'));
+}
+
+export function createPool(opts: DatabaseOptions): pg.Pool {
+  assertSchemaName(opts.schema);
+  const pool = new pg.Pool({
+    connectionString: opts.url,
+    max: opts.poolMax,
+    application_name: opts.applicationName,
+    connectionTimeoutMillis: 5_000,
+    // Unqualified names resolve to the service's schema; statements and forgotten transactions are bounded.
+    options: `-c search_path=${opts.schema} -c statement_timeout=${opts.statementTimeoutMs} -c idle_in_transaction_session_timeout=60000`,
+  });
+  // An idle client that loses its server emits here; without a listener the process would crash.
+  pool.on('error', () => undefined);
+  return pool;
+}
+
+export function createDb<DB>(opts: DatabaseOptions): { db: Kysely<DB>; pool: pg.Pool } {
+  const pool = createPool(opts);
+  return { db: new Kysely<DB>({ dialect: new PostgresDialect({ pool }) }), pool };
+}

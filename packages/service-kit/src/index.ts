@@ -1,0 +1,14 @@
+// Public surface of @grace/service-kit.
+export * from './config.js';
+export * from './consumer.js';
+export * from './db.js';
+export * from './errors.js';
+export * from './http.js';
+export * from './logger.js';
+export * from './metrics.js';
+export * from './migrate.js';
+export * from './nats.js';
+export * from './naming.js';
+export * from './outbox.js';
+export * from './queries.js';
+export * from './service.js';

@@ -1,0 +1,72 @@
+// Migrations: the kit's own tables (inbox, outbox) and then the service's, each with Kysely's Migrator.
+import { sql, type Kysely, type Migration, Migrator } from 'kysely';
+
+/** The kit's tables, created in every service's schema before the service's own migrations. */
+const kitMigrations: Record<string, Migration> = {
+  '0001_inbox_outbox': {
+    async up(db) {
+      await db.schema
+        .createTable('inbox')
+        .addColumn('consumer', 'text', (c) => c.notNull())
+        .addColumn('event_id', 'text', (c) => c.notNull())
+        .addColumn('handled_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .addPrimaryKeyConstraint('inbox_pkey', ['consumer', 'event_id'])
+        .execute();
+      await db.schema.createIndex('inbox_handled_at').on('inbox').column('handled_at').execute();
+      await db.schema
+        .createTable('outbox')
+        .addColumn('id', 'bigserial', (c) => c.primaryKey())
+        .addColumn('event_id', 'text', (c) => c.notNull().unique())
+        .addColumn('subject', 'text', (c) => c.notNull())
+        .addColumn('payload', 'jsonb', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull().defaultTo('pending').check(sql`status in ('pending', 'sent')`))
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .addColumn('sent_at', 'timestamptz')
+        .execute();
+      await db.schema.createIndex('outbox_pending').on('outbox').column('id').where(sql.ref('status'), '=', 'pending').execute();
+      await db.schema.createIndex('outbox_sent_at').on('outbox').column('sent_at').execute();
+    },
+  },
+};
+
+export class MigrationError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'MigrationError';
+  }
+}
+
+async function migrate(db: Kysely<unknown>, schema: string, table: string, migrations: Record<string, Migration>) {
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: async () => migrations },
+    migrationTableSchema: schema,
+    migrationTableName: table,
+    migrationLockTableName: `${table}_lock`,
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  const failed = results?.find((r) => r.status === 'Error');
+  if (error || failed) {
+    throw new MigrationError(
+      `migration ${failed?.migrationName ?? '(setup)'} of schema ${schema} failed: ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
+    );
+  }
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+/** Create the schema if needed and bring it to the latest version; safe from several replicas at once. */
+export async function runMigrations(
+  db: Kysely<unknown>,
+  schema: string,
+  serviceMigrations: Record<string, Migration>,
+): Promise<string[]> {
+  // Two replicas may race to create the schema; the advisory lock makes that one at a time.
+  await db.transaction().execute(async (trx) => {
+    await sql`select pg_advisory_xact_lock(hashtext(${`grace-schema-${schema}`}))`.execute(trx);
+    await sql`create schema if not exists ${sql.id(schema)}`.execute(trx);
+  });
+  const kit = await migrate(db, schema, 'kit_migrations', kitMigrations);
+  const own = await migrate(db, schema, 'migrations', serviceMigrations);
+  return [...kit.map((m) => `kit/${m}`), ...own];
+}

@@ -1,0 +1,160 @@
+// Request-reply over NATS with timeouts and contract validation on both sides (`<owner>.query.*`).
+import {
+  validateQueryResponse,
+  validateReply,
+  validateRequest,
+  type QueryErrorCode,
+  type QueryReply,
+  type QueryRequest,
+  type QueryResponse,
+  type QuerySubject,
+} from '@grace/contracts';
+import { RequestError, TimeoutError as NatsTimeoutError, type Msg, type NatsConnection, type Subscription } from '@nats-io/nats-core';
+import { errorMessage, withTimeout, TimeoutError } from './errors.js';
+import type { Logger } from './logger.js';
+import type { KitMetrics } from './metrics.js';
+import type { Naming } from './naming.js';
+
+/** Thrown by a query handler to answer with a typed error instead of a reply. */
+export class QueryError extends Error {
+  constructor(
+    readonly code: QueryErrorCode,
+    message: string,
+    readonly details?: { path: string; message: string }[],
+  ) {
+    super(message);
+    this.name = 'QueryError';
+  }
+}
+
+export type QueryHandler<Q extends QuerySubject> = (request: QueryRequest<Q>, ctx: { log: Logger }) => Promise<QueryReply<Q>>;
+export type QueryHandlers = { [Q in QuerySubject]?: QueryHandler<Q> };
+
+export interface ServeOptions {
+  nc: NatsConnection;
+  naming: Naming;
+  service: string;
+  log: Logger;
+  metrics: KitMetrics;
+  timeoutMs: number;
+  maxRequestBytes: number;
+}
+
+/** Subscribe every handler in a queue group named after the service, so replicas share the load. */
+export function serveQueries(handlers: QueryHandlers, opts: ServeOptions): Subscription[] {
+  const subs: Subscription[] = [];
+  for (const [subject, handler] of Object.entries(handlers) as [QuerySubject, QueryHandler<QuerySubject>][]) {
+    subs.push(
+      opts.nc.subscribe(opts.naming.subject(subject), {
+        queue: opts.service,
+        callback: (err, msg) => {
+          if (err) {
+            opts.log.error({ err: errorMessage(err), subject }, 'query subscription failed');
+            return;
+          }
+          void answer(subject, handler, msg, opts);
+        },
+      }),
+    );
+  }
+  return subs;
+}
+
+function respond(msg: Msg, response: QueryResponse): void {
+  if (msg.reply) msg.respond(JSON.stringify(response));
+}
+
+async function answer(subject: QuerySubject, handler: QueryHandler<QuerySubject>, msg: Msg, opts: ServeOptions) {
+  const started = process.hrtime.bigint();
+  const log = opts.log.child({ query: subject });
+  let outcome = 'ok';
+  try {
+    if (msg.data.length > opts.maxRequestBytes) {
+      throw new QueryError('invalid_request', `request is ${msg.data.length} bytes; the limit is ${opts.maxRequestBytes}`);
+    }
+    let body: unknown;
+    try {
+      body = msg.data.length === 0 ? {} : JSON.parse(Buffer.from(msg.data).toString('utf8'));
+    } catch (err) {
+      throw new QueryError('invalid_request', `request is not JSON: ${errorMessage(err)}`);
+    }
+    const request = validateRequest(subject, body);
+    if (!request.ok) throw new QueryError('invalid_request', `request breaks the ${subject} contract`, request.errors);
+    const reply = await withTimeout(handler(request.value, { log }), opts.timeoutMs, `query ${subject}`);
+    const checked = validateReply(subject, reply);
+    if (!checked.ok) {
+      log.error({ errors: checked.errors }, 'reply breaks its contract');
+      throw new QueryError('internal', `the ${subject} reply broke its contract; see the responder's log`);
+    }
+    respond(msg, { ok: true, data: checked.value });
+  } catch (err) {
+    const error =
+      err instanceof QueryError
+        ? { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) }
+        : err instanceof TimeoutError
+          ? { code: 'timeout' as const, message: err.message }
+          : { code: 'internal' as const, message: `internal error answering ${subject}; see the responder's log` };
+    if (!(err instanceof QueryError)) log.error({ err }, 'query failed');
+    outcome = error.code;
+    respond(msg, { ok: false, error });
+  } finally {
+    opts.metrics.queries.inc({ subject, outcome });
+    opts.metrics.queryDuration.observe({ subject }, Number(process.hrtime.bigint() - started) / 1e9);
+  }
+}
+
+/** A failed request: the responder's error code, or `timeout` / `unavailable` (nobody answered). */
+export class RequestFailedError extends Error {
+  constructor(
+    readonly subject: string,
+    readonly code: QueryErrorCode,
+    message: string,
+    readonly details: { path: string; message: string }[] = [],
+  ) {
+    super(`${subject}: ${message}`);
+    this.name = 'RequestFailedError';
+  }
+}
+
+export interface RequestOptions {
+  nc: NatsConnection;
+  naming: Naming;
+  timeoutMs: number;
+}
+
+/** Ask the owner of `subject`; the request and the reply are both validated against the contract. */
+export async function request<Q extends QuerySubject>(
+  subject: Q,
+  body: QueryRequest<Q>,
+  opts: RequestOptions,
+): Promise<QueryReply<Q>> {
+  const checked = validateRequest(subject, body);
+  if (!checked.ok) throw new RequestFailedError(subject, 'invalid_request', 'request breaks its contract', checked.errors);
+  let msg: Msg;
+  try {
+    msg = await opts.nc.request(opts.naming.subject(subject), JSON.stringify(body), { timeout: opts.timeoutMs });
+  } catch (err) {
+    if (err instanceof RequestError && err.isNoResponders()) {
+      throw new RequestFailedError(subject, 'unavailable', 'no service is answering; is its owner running?');
+    }
+    if (err instanceof NatsTimeoutError || (err instanceof RequestError && err.cause instanceof NatsTimeoutError)) {
+      throw new RequestFailedError(subject, 'timeout', `no reply within ${opts.timeoutMs} ms`);
+    }
+    throw new RequestFailedError(subject, 'unavailable', errorMessage(err));
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(msg.data).toString('utf8'));
+  } catch {
+    throw new RequestFailedError(subject, 'internal', 'reply is not JSON');
+  }
+  const response = validateQueryResponse(parsed);
+  if (!response.ok) throw new RequestFailedError(subject, 'internal', 'reply is not a query response', response.errors);
+  if (!response.value.ok) {
+    const { code, message, details } = response.value.error;
+    throw new RequestFailedError(subject, code, message, details);
+  }
+  const reply = validateReply(subject, response.value.data);
+  if (!reply.ok) throw new RequestFailedError(subject, 'internal', 'reply breaks its contract', reply.errors);
+  return reply.value;
+}

@@ -1,0 +1,142 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createEvent, type GraceEvent } from '@grace/contracts';
+import { jetstream } from '@nats-io/jetstream';
+import {
+  createDb,
+  createLogger,
+  ensureStreams,
+  Naming,
+  OutboxRelay,
+  runMigrations,
+  writeOutbox,
+  type KitTables,
+} from '../src/index.js';
+import type { Kysely } from 'kysely';
+import { count, createSandbox, exited, readStream, spawnFixture, waitFor, type Sandbox } from './support.js';
+
+function findings(n: number): GraceEvent[] {
+  return Array.from({ length: n }, (_, i) =>
+    createEvent(
+      'security.finding',
+      {
+        finding_id: `f-${i}`,
+        category: 'secret',
+        kind: 'aws_access_key',
+        location: 'message',
+        service: 'checkout',
+        environment: 'production',
+        reported_event_id: `r-${i}`,
+        action: 'redacted',
+        detected_at: new Date().toISOString(),
+      },
+      { source: 'test/outbox' },
+    ) as GraceEvent,
+  );
+}
+
+describe('outbox relay', () => {
+  let sandbox: Sandbox;
+  let db: Kysely<KitTables>;
+  const log = createLogger('outbox-test', 'silent');
+
+  beforeAll(async () => {
+    sandbox = await createSandbox('outbox');
+    ({ db } = createDb<KitTables>({
+      url: sandbox.env.DATABASE_URL!,
+      schema: sandbox.schema,
+      poolMax: 4,
+      statementTimeoutMs: 30_000,
+      applicationName: 'outbox-test',
+    }));
+    await runMigrations(db as Kysely<unknown>, sandbox.schema, {});
+    await ensureStreams(sandbox.jsm, new Naming(sandbox.namespace));
+  });
+
+  afterAll(async () => {
+    await db.destroy();
+    await sandbox.cleanup();
+  });
+
+  const relay = (batchSize: number) =>
+    new OutboxRelay({
+      db,
+      js: jetstream(sandbox.nc),
+      naming: new Naming(sandbox.namespace),
+      log,
+      batchSize,
+      pollMs: 20,
+      publishTimeoutMs: 5_000,
+    });
+
+  it('publishes every committed event exactly once, in order, even when killed mid-batch and restarted', async () => {
+    const events = findings(500);
+    await db.transaction().execute((trx) => writeOutbox(trx, events));
+
+    // Hold a SHARE lock on the outbox: the relay can claim rows (FOR UPDATE) and publish them, but its
+    // UPDATE to mark them sent waits. We kill it there: the batch is in JetStream, the rows still pending.
+    const blocker = await sandbox.pool.connect();
+    await blocker.query('begin');
+    await blocker.query(`lock table "${sandbox.schema}".outbox in share mode`);
+    const child = spawnFixture('relay-main.ts', [], { ...sandbox.env, OUTBOX_BATCH_SIZE: '100', LOG_LEVEL: 'info' });
+    try {
+      const inStream = await waitFor('the first batch to reach JetStream', async () => {
+        const info = await sandbox.jsm.streams.info(`${sandbox.namespace}_GRACE_ERRORS`);
+        return info.state.messages >= 100 ? info.state.messages : undefined;
+      });
+      expect(inStream).toBe(100);
+      child.kill('SIGKILL');
+      expect((await exited(child)).signal).toBe('SIGKILL');
+    } finally {
+      await blocker.query('rollback');
+      blocker.release();
+    }
+    expect(await count(sandbox, 'outbox', "status = 'pending'")).toBe(500);
+
+    // A new relay republishes the killed batch (deduplicated by msg id) and the rest.
+    const second = relay(100);
+    second.start();
+    await waitFor('the outbox to drain', async () => (await second.backlog()) === 0);
+    await second.stop(5_000);
+
+    const stored = await readStream(sandbox, 'GRACE_ERRORS');
+    expect(stored).toHaveLength(500);
+    expect(stored.map((m) => m.msgId)).toEqual(events.map((e) => e.id));
+    expect(stored.map((m) => (m.data as GraceEvent).id)).toEqual(events.map((e) => e.id));
+    expect(stored.every((m) => m.subject === `${sandbox.namespace}.security.finding`)).toBe(true);
+    expect(await count(sandbox, 'outbox', "status = 'sent'")).toBe(500);
+  });
+
+  it('lets several relays share one outbox without publishing a row twice', async () => {
+    await sandbox.jsm.streams.purge(`${sandbox.namespace}_GRACE_ERRORS`);
+    const events = findings(1_000).map((e) => ({ ...e, id: `shared-${e.id}` }));
+    await db.transaction().execute((trx) => writeOutbox(trx, events));
+    const relays = [relay(25), relay(25), relay(25)];
+    relays.forEach((r) => r.start());
+    await waitFor('the outbox to drain', async () => (await relays[0]!.backlog()) === 0);
+    await Promise.all(relays.map((r) => r.stop(5_000)));
+    const stored = await readStream(sandbox, 'GRACE_ERRORS');
+    expect(stored).toHaveLength(1_000);
+    expect(new Set(stored.map((m) => m.msgId)).size).toBe(1_000);
+  });
+
+  it('keeps rows pending while JetStream cannot take them, and publishes them once it can', async () => {
+    await sandbox.jsm.streams.purge(`${sandbox.namespace}_GRACE_ERRORS`);
+    // A relay in a namespace with no streams: every publish fails (no stream captures the subject).
+    const stranded = new OutboxRelay({
+      db,
+      js: jetstream(sandbox.nc),
+      naming: new Naming(`${sandbox.namespace}x`),
+      log,
+      batchSize: 10,
+      pollMs: 20,
+      publishTimeoutMs: 500,
+    });
+    const events = findings(5).map((e) => ({ ...e, id: `stranded-${e.id}` }));
+    await db.transaction().execute((trx) => writeOutbox(trx, events));
+    await expect(stranded.publishBatch()).rejects.toThrow();
+    expect(await count(sandbox, 'outbox', "status = 'pending'")).toBe(5);
+    const healthy = relay(10);
+    expect(await healthy.publishBatch()).toBe(5);
+    expect(await readStream(sandbox, 'GRACE_ERRORS')).toHaveLength(5);
+  });
+});
