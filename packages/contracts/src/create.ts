@@ -35,7 +35,11 @@ export function childTraceparent(traceparent?: string): string {
   return `00-${randomBytes(16).toString('hex')}-${span}-01`;
 }
 
-export function createEvent<S extends EventSubject>(subject: S, data: EventData<S>, options: CreateEventOptions): GraceEvent<S> {
+export function createEvent<S extends EventSubject>(
+  subject: S,
+  data: EventData<S>,
+  options: CreateEventOptions,
+): GraceEvent<S> {
   const id = options.id ?? randomUUID();
   const event = {
     specversion: SPEC_VERSION,
@@ -51,7 +55,10 @@ export function createEvent<S extends EventSubject>(subject: S, data: EventData<
   };
   const result = validate(subject, event);
   if (!result.ok) {
-    throw new ContractViolationError(`event ${subject} breaks its contract: ${describeErrors(result.errors)}`, result.errors);
+    throw new ContractViolationError(
+      `event ${subject} breaks its contract: ${describeErrors(result.errors)}`,
+      result.errors,
+    );
   }
   return result.value;
 }

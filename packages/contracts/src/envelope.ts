@@ -8,11 +8,7 @@ export const MAX_EVENT_BYTES = 64 * 1024;
 export const TRACEPARENT_PATTERN = '^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$';
 
 // CloudEvents extension attributes are lower-case alphanumeric names holding scalars.
-const ExtensionValue = Type.Union([
-  Type.String({ maxLength: 1024 }),
-  Type.Number(),
-  Type.Boolean(),
-]);
+const ExtensionValue = Type.Union([Type.String({ maxLength: 1024 }), Type.Number(), Type.Boolean()]);
 
 /** The context attributes, without `type` and `data`, shared by every event. */
 export const EnvelopeAttributes = {

@@ -2,6 +2,17 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { cloudEvent, EnvelopeAttributes } from './envelope.js';
 import { ErrorCaptured, ErrorReported, SecurityFinding } from './events/errors.js';
+import { ActionDenied, ActionExecuted, ActionRequested } from './events/actions.js';
+import {
+  ApprovalExpired,
+  ApprovalGranted,
+  ApprovalRejected,
+  ApprovalRequested,
+  ApprovalVoteCast,
+} from './events/approvals.js';
+import { ContractRolledBack, ContractVerified } from './events/contracts.js';
+import { IncidentEscalated, IncidentOpened, IncidentResolved, IncidentUpdated } from './events/incidents.js';
+import { PlaybookStatsUpdated } from './events/learning.js';
 
 export interface EventDefinition {
   readonly description: string;
@@ -21,12 +32,75 @@ export const events = {
     description: 'A secret or an injection attempt found in a payload (what and where; never the secret).',
     data: SecurityFinding,
   },
+  'incident.opened': {
+    description: 'The sentinel opened an incident for a fingerprint and environment on its first capture.',
+    data: IncidentOpened,
+  },
+  'incident.updated': {
+    description: 'An open incident changed status (triaged, remediating, verifying, muted) or saw new occurrences.',
+    data: IncidentUpdated,
+  },
+  'incident.resolved': {
+    description: 'A verified contract resolved the incident.',
+    data: IncidentResolved,
+  },
+  'incident.escalated': {
+    description:
+      'The sentinel ran out of attempts or playbooks and hands the incident to a human with its decision trail.',
+    data: IncidentEscalated,
+  },
+  'action.requested': {
+    description: 'The sentinel (or an operator) asks the executor to run a playbook action under a contract.',
+    data: ActionRequested,
+  },
+  'action.denied': {
+    description: 'A policy rule or a constitution invariant refused an action, which never reaches an adapter.',
+    data: ActionDenied,
+  },
+  'action.executed': {
+    description: 'The executor ran an action through its adapter: actual state, duration and snapshot reference.',
+    data: ActionExecuted,
+  },
+  'approval.requested': {
+    description: 'A risky action waits for a quorum of approvers before it runs.',
+    data: ApprovalRequested,
+  },
+  'approval.granted': {
+    description: 'The quorum approved an action, which now runs.',
+    data: ApprovalGranted,
+  },
+  'approval.rejected': {
+    description: 'An approver rejected an action, which never runs.',
+    data: ApprovalRejected,
+  },
+  'approval.expired': {
+    description: 'An approval expired before its quorum was reached; the action never runs.',
+    data: ApprovalExpired,
+  },
+  'approval.vote.cast': {
+    description: "One operator's vote on a pending approval, sent through the gateway.",
+    data: ApprovalVoteCast,
+  },
+  'contract.verified': {
+    description:
+      "The verifier's verdict on an executed contract: verified, failed or drift, with confidence and check results.",
+    data: ContractVerified,
+  },
+  'contract.rolled_back': {
+    description: 'The executor restored the snapshot taken before a contract that drifted, failed or timed out.',
+    data: ContractRolledBack,
+  },
+  'playbook.stats.updated': {
+    description: 'New success statistics of a playbook for an error signature (or overall).',
+    data: PlaybookStatsUpdated,
+  },
 } as const satisfies Record<string, EventDefinition>;
 
 export type EventSubject = keyof typeof events;
 export type EventData<S extends EventSubject> = Static<(typeof events)[S]['data']>;
 
-const Envelope = Type.Object(EnvelopeAttributes);
+/** The context attributes of every event, without `type` and `data`. */
+export const Envelope = Type.Object(EnvelopeAttributes);
 export type Envelope = Static<typeof Envelope>;
 /** A complete CloudEvent of one subject. */
 export type GraceEvent<S extends EventSubject = EventSubject> = S extends EventSubject

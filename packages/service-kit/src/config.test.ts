@@ -16,11 +16,15 @@ describe('loadConfig', () => {
   });
 
   it('coerces numbers from the environment and keeps the service settings typed', () => {
-    const config = loadConfig('svc', { WINDOW_MS: Type.Integer({ default: 1000 }), API_TOKEN: Type.String() }, {
-      WINDOW_MS: '2500',
-      API_TOKEN: 'abc',
-      CONSUMER_CONCURRENCY: '12',
-    });
+    const config = loadConfig(
+      'svc',
+      { WINDOW_MS: Type.Integer({ default: 1000 }), API_TOKEN: Type.String() },
+      {
+        WINDOW_MS: '2500',
+        API_TOKEN: 'abc',
+        CONSUMER_CONCURRENCY: '12',
+      },
+    );
     expect(config.WINDOW_MS).toBe(2500);
     expect(config.API_TOKEN).toBe('abc');
     expect(config.CONSUMER_CONCURRENCY).toBe(12);
@@ -29,7 +33,11 @@ describe('loadConfig', () => {
   it('names every missing or bad variable in one error', () => {
     let error: unknown;
     try {
-      loadConfig('trigger-mesh', { API_TOKEN: Type.String() }, { ACK_WAIT_MS: '10', LOG_LEVEL: 'loud', DATABASE_URL: 'mysql://x' });
+      loadConfig(
+        'trigger-mesh',
+        { API_TOKEN: Type.String() },
+        { ACK_WAIT_MS: '10', LOG_LEVEL: 'loud', DATABASE_URL: 'mysql://x' },
+      );
     } catch (err) {
       error = err;
     }

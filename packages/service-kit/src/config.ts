@@ -28,7 +28,12 @@ export const KitConfig = {
   LOG_LEVEL: Type.String({ default: 'info', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] }),
   CONSUMER_CONCURRENCY: Type.Integer({ default: 6, minimum: 1, maximum: 256 }),
   ACK_WAIT_MS: Type.Integer({ default: 10_000, minimum: 1_000 }),
-  MAX_ATTEMPTS: Type.Integer({ default: 5, minimum: 1, maximum: 100, description: 'handler tries before a dead letter' }),
+  MAX_ATTEMPTS: Type.Integer({
+    default: 5,
+    minimum: 1,
+    maximum: 100,
+    description: 'handler tries before a dead letter',
+  }),
   RETRY_BASE_MS: Type.Integer({ default: 1_000, minimum: 0, description: 'first retry delay, doubled each try' }),
   RETRY_MAX_MS: Type.Integer({ default: 30_000, minimum: 0 }),
   HANDLER_TIMEOUT_MS: Type.Integer({ default: 30_000, minimum: 100 }),

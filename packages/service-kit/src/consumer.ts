@@ -53,7 +53,9 @@ export interface ConsumerDefinition<DB, S extends EventSubject = EventSubject> {
 }
 
 /** Keeps the generic subject link between `subject` and `handler` when building a list of consumers. */
-export function consumer<DB, S extends EventSubject>(def: ConsumerDefinition<DB, S>): ConsumerDefinition<DB, EventSubject> {
+export function consumer<DB, S extends EventSubject>(
+  def: ConsumerDefinition<DB, S>,
+): ConsumerDefinition<DB, EventSubject> {
   return def as unknown as ConsumerDefinition<DB, EventSubject>;
 }
 
@@ -138,10 +140,7 @@ export class ConsumerRunner<DB> {
     await this.current?.close().catch(() => undefined);
     await this.loop;
     if (this.inflight > 0) {
-      await Promise.race([
-        new Promise<void>((resolve) => this.idle.add(resolve)),
-        sleep(timeoutMs),
-      ]);
+      await Promise.race([new Promise<void>((resolve) => this.idle.add(resolve)), sleep(timeoutMs)]);
     }
     return { unfinished: this.inflight };
   }
@@ -204,7 +203,12 @@ export class ConsumerRunner<DB> {
     const labels = { consumer: this.durable, subject };
 
     if (msg.data.length > this.settings.maxEventBytes) {
-      return this.deadLetter(msg, undefined, 'oversized', `event is ${msg.data.length} bytes; the limit is ${this.settings.maxEventBytes}`);
+      return this.deadLetter(
+        msg,
+        undefined,
+        'oversized',
+        `event is ${msg.data.length} bytes; the limit is ${this.settings.maxEventBytes}`,
+      );
     }
     let parsed: unknown;
     try {
@@ -214,7 +218,13 @@ export class ConsumerRunner<DB> {
     }
     const result = validate(subject, parsed);
     if (!result.ok) {
-      return this.deadLetter(msg, parsed, 'invalid_event', `event breaks the ${subject} contract: ${describeErrors(result.errors)}`, result.errors);
+      return this.deadLetter(
+        msg,
+        parsed,
+        'invalid_event',
+        `event breaks the ${subject} contract: ${describeErrors(result.errors)}`,
+        result.errors,
+      );
     }
     const event = result.value;
     const log = eventLogger(this.deps.log, event, { consumer: this.durable, delivery: deliveries });
@@ -247,7 +257,12 @@ export class ConsumerRunner<DB> {
           duplicate = true;
           return;
         }
-        const ctx: HandlerContext<DB> = { trx: trx as unknown as Transaction<DB>, emit, log, deliveryCount: deliveries };
+        const ctx: HandlerContext<DB> = {
+          trx: trx as unknown as Transaction<DB>,
+          emit,
+          log,
+          deliveryCount: deliveries,
+        };
         await withTimeout(this.def.handler(event, ctx), this.handlerTimeoutMs, `handler for ${subject}`);
         await writeOutbox(trx, emitted);
       });
@@ -300,7 +315,9 @@ export class ConsumerRunner<DB> {
       failed_at: new Date().toISOString(),
       ...(typeof e?.id === 'string' ? { event_id: e.id } : {}),
       ...(typeof e?.correlationid === 'string' ? { correlationid: e.correlationid } : {}),
-      ...(event !== undefined ? { event } : { raw: Buffer.from(msg.data.subarray(0, RAW_PREVIEW_BYTES)).toString('utf8') }),
+      ...(event !== undefined
+        ? { event }
+        : { raw: Buffer.from(msg.data.subarray(0, RAW_PREVIEW_BYTES)).toString('utf8') }),
     };
     const log = eventLogger(this.deps.log, e ?? {}, { consumer: this.durable, delivery: msg.info.deliveryCount });
     try {

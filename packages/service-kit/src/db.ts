@@ -13,7 +13,8 @@ export interface DatabaseOptions {
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 export function assertSchemaName(schema: string): string {
-  if (!SCHEMA_NAME.test(schema)) throw new Error(`"${schema}" is not a valid schema name (lower-case letters, digits, _)`);
+  if (!SCHEMA_NAME.test(schema))
+    throw new Error(`"${schema}" is not a valid schema name (lower-case letters, digits, _)`);
   return schema;
 }
 

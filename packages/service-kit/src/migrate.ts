@@ -19,11 +19,21 @@ const kitMigrations: Record<string, Migration> = {
         .addColumn('event_id', 'text', (c) => c.notNull().unique())
         .addColumn('subject', 'text', (c) => c.notNull())
         .addColumn('payload', 'jsonb', (c) => c.notNull())
-        .addColumn('status', 'text', (c) => c.notNull().defaultTo('pending').check(sql`status in ('pending', 'sent')`))
+        .addColumn('status', 'text', (c) =>
+          c
+            .notNull()
+            .defaultTo('pending')
+            .check(sql`status in ('pending', 'sent')`),
+        )
         .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
         .addColumn('sent_at', 'timestamptz')
         .execute();
-      await db.schema.createIndex('outbox_pending').on('outbox').column('id').where(sql.ref('status'), '=', 'pending').execute();
+      await db.schema
+        .createIndex('outbox_pending')
+        .on('outbox')
+        .column('id')
+        .where(sql.ref('status'), '=', 'pending')
+        .execute();
       await db.schema.createIndex('outbox_sent_at').on('outbox').column('sent_at').execute();
     },
   },

@@ -25,7 +25,8 @@ export async function connectNats(url: string, name: string, log: Logger): Promi
   });
   void (async () => {
     for await (const s of nc.status()) {
-      if (s.type === 'disconnect' || s.type === 'reconnecting' || s.type === 'error') log.warn({ nats: s }, 'nats connection trouble');
+      if (s.type === 'disconnect' || s.type === 'reconnecting' || s.type === 'error')
+        log.warn({ nats: s }, 'nats connection trouble');
       else if (s.type === 'reconnect') log.info({ nats: s }, 'nats reconnected');
     }
   })().catch(() => undefined);

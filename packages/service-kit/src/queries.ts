@@ -9,7 +9,13 @@ import {
   type QueryResponse,
   type QuerySubject,
 } from '@grace/contracts';
-import { RequestError, TimeoutError as NatsTimeoutError, type Msg, type NatsConnection, type Subscription } from '@nats-io/nats-core';
+import {
+  RequestError,
+  TimeoutError as NatsTimeoutError,
+  type Msg,
+  type NatsConnection,
+  type Subscription,
+} from '@nats-io/nats-core';
 import { errorMessage, withTimeout, TimeoutError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { KitMetrics } from './metrics.js';
@@ -27,7 +33,10 @@ export class QueryError extends Error {
   }
 }
 
-export type QueryHandler<Q extends QuerySubject> = (request: QueryRequest<Q>, ctx: { log: Logger }) => Promise<QueryReply<Q>>;
+export type QueryHandler<Q extends QuerySubject> = (
+  request: QueryRequest<Q>,
+  ctx: { log: Logger },
+) => Promise<QueryReply<Q>>;
 export type QueryHandlers = { [Q in QuerySubject]?: QueryHandler<Q> };
 
 export interface ServeOptions {
@@ -70,7 +79,10 @@ async function answer(subject: QuerySubject, handler: QueryHandler<QuerySubject>
   let outcome = 'ok';
   try {
     if (msg.data.length > opts.maxRequestBytes) {
-      throw new QueryError('invalid_request', `request is ${msg.data.length} bytes; the limit is ${opts.maxRequestBytes}`);
+      throw new QueryError(
+        'invalid_request',
+        `request is ${msg.data.length} bytes; the limit is ${opts.maxRequestBytes}`,
+      );
     }
     let body: unknown;
     try {
@@ -129,7 +141,8 @@ export async function request<Q extends QuerySubject>(
   opts: RequestOptions,
 ): Promise<QueryReply<Q>> {
   const checked = validateRequest(subject, body);
-  if (!checked.ok) throw new RequestFailedError(subject, 'invalid_request', 'request breaks its contract', checked.errors);
+  if (!checked.ok)
+    throw new RequestFailedError(subject, 'invalid_request', 'request breaks its contract', checked.errors);
   let msg: Msg;
   try {
     msg = await opts.nc.request(opts.naming.subject(subject), JSON.stringify(body), { timeout: opts.timeoutMs });

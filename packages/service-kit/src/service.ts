@@ -10,7 +10,13 @@ import {
   type QueryRequest,
   type QuerySubject,
 } from '@grace/contracts';
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type PubAck } from '@nats-io/jetstream';
+import {
+  jetstream,
+  jetstreamManager,
+  type JetStreamClient,
+  type JetStreamManager,
+  type PubAck,
+} from '@nats-io/jetstream';
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import type { Static, TObject, TProperties } from '@sinclair/typebox';
 import type { Kysely, Migration, Transaction } from 'kysely';
@@ -68,7 +74,11 @@ export interface ServiceRuntime<DB, C> {
   emit<S extends EventSubject>(subject: S, data: EventData<S>, options?: EmitOptions): Promise<GraceEvent<S>>;
   /** Publish an already-built event straight to JetStream (for facts with no state change, e.g. ingest). */
   publish(event: GraceEvent): Promise<PubAck>;
-  request<Q extends QuerySubject>(subject: Q, body: QueryRequest<Q>, options?: { timeoutMs?: number }): Promise<QueryReply<Q>>;
+  request<Q extends QuerySubject>(
+    subject: Q,
+    body: QueryRequest<Q>,
+    options?: { timeoutMs?: number },
+  ): Promise<QueryReply<Q>>;
 }
 
 export interface RunningService<DB, C> {
@@ -130,7 +140,9 @@ export async function startService<DB, P extends TProperties>(
     migrated = true;
   } catch (err) {
     await db.destroy();
-    throw new Error(`cannot migrate schema ${schema} at ${redactUrl(config.DATABASE_URL)}: ${errorMessage(err)}`, { cause: err });
+    throw new Error(`cannot migrate schema ${schema} at ${redactUrl(config.DATABASE_URL)}: ${errorMessage(err)}`, {
+      cause: err,
+    });
   }
 
   let nc: NatsConnection;
@@ -156,16 +168,18 @@ export async function startService<DB, P extends TProperties>(
     onPublished: (n) => metrics.outboxPublished.inc(n),
   });
 
-  const makeEmit = (collected: GraceEvent[]): Emit => (subject, data, options) => {
-    const event = createEvent(subject, data, {
-      source: `grace/${def.name}`,
-      ...(options?.correlationid ? { correlationid: options.correlationid } : {}),
-      ...(options?.id ? { id: options.id } : {}),
-      ...(options?.subject ? { subject: options.subject } : {}),
-    });
-    collected.push(event as GraceEvent);
-    return event;
-  };
+  const makeEmit =
+    (collected: GraceEvent[]): Emit =>
+    (subject, data, options) => {
+      const event = createEvent(subject, data, {
+        source: `grace/${def.name}`,
+        ...(options?.correlationid ? { correlationid: options.correlationid } : {}),
+        ...(options?.id ? { id: options.id } : {}),
+        ...(options?.subject ? { subject: options.subject } : {}),
+      });
+      collected.push(event as GraceEvent);
+      return event;
+    };
 
   const runtime: ServiceRuntime<DB, ServiceConfig<P>> = {
     name: def.name,
@@ -193,7 +207,10 @@ export async function startService<DB, P extends TProperties>(
     async publish(event) {
       const checked = validate(event.type, event);
       if (!checked.ok) {
-        throw new InvalidInputError(`event breaks the ${event.type} contract: ${describeErrors(checked.errors)}`, checked.errors);
+        throw new InvalidInputError(
+          `event breaks the ${event.type} contract: ${describeErrors(checked.errors)}`,
+          checked.errors,
+        );
       }
       return js.publish(naming.subject(event.type), JSON.stringify(event), {
         msgID: event.id,
@@ -259,7 +276,10 @@ export async function startService<DB, P extends TProperties>(
         { name: 'accepting', check: async () => !shuttingDown },
         { name: 'migrations', check: async () => migrated },
         { name: 'nats', check: () => withTimeout(nc.flush(), 1_000, 'nats flush').then(() => !nc.isClosed()) },
-        { name: 'postgres', check: () => withTimeout(sql`select 1`.execute(db), 1_000, 'postgres ping').then(() => true) },
+        {
+          name: 'postgres',
+          check: () => withTimeout(sql`select 1`.execute(db), 1_000, 'postgres ping').then(() => true),
+        },
       ],
       metrics: async () => {
         await refreshMetrics().catch((err) => log.warn({ err: errorMessage(err) }, 'could not refresh metrics'));
@@ -269,21 +289,33 @@ export async function startService<DB, P extends TProperties>(
   } catch (err) {
     for (const s of subscriptions) s.unsubscribe();
     for (const c of cleanups) await c().catch(() => undefined);
-    throw new Error(`cannot listen on ${config.HTTP_HOST}:${config.HTTP_PORT ?? def.defaultHttpPort}: ${errorMessage(err)}`);
+    throw new Error(
+      `cannot listen on ${config.HTTP_HOST}:${config.HTTP_PORT ?? def.defaultHttpPort}: ${errorMessage(err)}`,
+    );
   }
 
   relay.start();
   for (const r of runners) r.start();
   const maintenance = setInterval(
     () => {
-      void relay.prune(config.OUTBOX_RETENTION_HOURS).catch((err) => log.warn({ err: errorMessage(err) }, 'outbox prune failed'));
-      void pruneInbox(kitDb, config.INBOX_RETENTION_DAYS).catch((err) => log.warn({ err: errorMessage(err) }, 'inbox prune failed'));
+      void relay
+        .prune(config.OUTBOX_RETENTION_HOURS)
+        .catch((err) => log.warn({ err: errorMessage(err) }, 'outbox prune failed'));
+      void pruneInbox(kitDb, config.INBOX_RETENTION_DAYS).catch((err) =>
+        log.warn({ err: errorMessage(err) }, 'inbox prune failed'),
+      );
     },
     60 * 60 * 1000,
   );
   maintenance.unref();
   log.info(
-    { schema, namespace: naming.namespace || undefined, http_port: httpPort, consumers: runners.map((r) => r.durable), queries: Object.keys(parts.queries ?? {}) },
+    {
+      schema,
+      namespace: naming.namespace || undefined,
+      http_port: httpPort,
+      consumers: runners.map((r) => r.durable),
+      queries: Object.keys(parts.queries ?? {}),
+    },
     `${def.name} started`,
   );
 
@@ -297,7 +329,8 @@ export async function startService<DB, P extends TProperties>(
       await Promise.all(subscriptions.map((s) => s.drain().catch(() => undefined)));
       const results = await Promise.all(runners.map((r) => r.stop(Math.max(0, deadline - Date.now()))));
       const unfinished = results.reduce((n, r) => n + r.unfinished, 0);
-      if (unfinished > 0) log.warn({ unfinished }, 'in-flight events still running at the deadline; JetStream will redeliver them');
+      if (unfinished > 0)
+        log.warn({ unfinished }, 'in-flight events still running at the deadline; JetStream will redeliver them');
       const left = await relay.stop(Math.max(1_000, deadline - Date.now())).catch(() => -1);
       if (left !== 0) log.warn({ pending: left }, 'outbox rows left pending; the next relay publishes them');
       await closeServer(server);

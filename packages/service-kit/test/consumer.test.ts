@@ -24,8 +24,7 @@ describe('consumer runner', () => {
       if (!checked.ok) throw new Error(`dead letter breaks its contract: ${JSON.stringify(checked.errors)}`);
       return { subject: m.subject, letter: checked.value };
     });
-  const letterFor = (eventId: string) => async () =>
-    (await deadLetters()).find((d) => d.letter.event_id === eventId);
+  const letterFor = (eventId: string) => async () => (await deadLetters()).find((d) => d.letter.event_id === eventId);
 
   it('handles an event once: state, inbox and outbox commit together and the emitted event is published', async () => {
     const event = sampleReported({ message: 'first' });
@@ -33,7 +32,9 @@ describe('consumer runner', () => {
     await waitFor('the ledger row', async () => (await count(sandbox, 'ledger', `event_id = '${event.id}'`)) === 1);
     const captured = await waitFor('the emitted error.captured', async () =>
       (await readStream(sandbox, 'GRACE_ERRORS')).find(
-        (m) => m.subject.endsWith('.error.captured') && (m.data as GraceEvent<'error.captured'>).data.reported_event_id === event.id,
+        (m) =>
+          m.subject.endsWith('.error.captured') &&
+          (m.data as GraceEvent<'error.captured'>).data.reported_event_id === event.id,
       ),
     );
     const out = captured.data as GraceEvent<'error.captured'>;
@@ -54,7 +55,9 @@ describe('consumer runner', () => {
     });
     expect(await count(sandbox, 'ledger', `event_id = '${event.id}'`)).toBe(1);
     const emitted = (await readStream(sandbox, 'GRACE_ERRORS')).filter(
-      (m) => m.subject.endsWith('.error.captured') && (m.data as GraceEvent<'error.captured'>).data.reported_event_id === event.id,
+      (m) =>
+        m.subject.endsWith('.error.captured') &&
+        (m.data as GraceEvent<'error.captured'>).data.reported_event_id === event.id,
     );
     expect(emitted).toHaveLength(1);
     const metrics = await service.runtime.metrics.registry.getSingleMetricAsString('grace_events_handled_total');
@@ -78,7 +81,10 @@ describe('consumer runner', () => {
     });
     expect(dead.letter.message).toContain('cannot handle poison pill');
     expect(dead.letter.event).toEqual(poison);
-    await waitFor('the next event to be handled', async () => (await count(sandbox, 'ledger', `event_id = '${after.id}'`)) === 1);
+    await waitFor(
+      'the next event to be handled',
+      async () => (await count(sandbox, 'ledger', `event_id = '${after.id}'`)) === 1,
+    );
     expect(await count(sandbox, 'ledger', `event_id = '${poison.id}'`)).toBe(0);
   });
 
@@ -99,7 +105,14 @@ describe('consumer runner', () => {
     expect(dead.letter.deliveries).toBe(1);
     const paths = dead.letter.errors.map((e) => e.path);
     expect(paths).toEqual(
-      expect.arrayContaining(['data.environment', 'data.kind', 'data.message', 'data.occurred_at', 'data.severity', 'data.extra']),
+      expect.arrayContaining([
+        'data.environment',
+        'data.kind',
+        'data.message',
+        'data.occurred_at',
+        'data.severity',
+        'data.extra',
+      ]),
     );
     expect(dead.letter.errors.find((e) => e.path === 'data.severity')?.message).toMatch(/must be one of: .*"critical"/);
     expect(dead.letter.message).toContain('data.environment: is required');

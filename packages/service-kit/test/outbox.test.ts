@@ -15,22 +15,24 @@ import type { Kysely } from 'kysely';
 import { count, createSandbox, exited, readStream, spawnFixture, waitFor, type Sandbox } from './support.js';
 
 function findings(n: number): GraceEvent[] {
-  return Array.from({ length: n }, (_, i) =>
-    createEvent(
-      'security.finding',
-      {
-        finding_id: `f-${i}`,
-        category: 'secret',
-        kind: 'aws_access_key',
-        location: 'message',
-        service: 'checkout',
-        environment: 'production',
-        reported_event_id: `r-${i}`,
-        action: 'redacted',
-        detected_at: new Date().toISOString(),
-      },
-      { source: 'test/outbox' },
-    ) as GraceEvent,
+  return Array.from(
+    { length: n },
+    (_, i) =>
+      createEvent(
+        'security.finding',
+        {
+          finding_id: `f-${i}`,
+          category: 'secret',
+          kind: 'aws_access_key',
+          location: 'message',
+          service: 'checkout',
+          environment: 'production',
+          reported_event_id: `r-${i}`,
+          action: 'redacted',
+          detected_at: new Date().toISOString(),
+        },
+        { source: 'test/outbox' },
+      ) as GraceEvent,
   );
 }
 

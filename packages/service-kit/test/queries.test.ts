@@ -4,7 +4,12 @@ import { QueryError, RequestFailedError, startService, type RunningService } fro
 import { createSandbox, type Sandbox } from './support.js';
 
 // A stand-in owner of executor.control.*: the real executor comes later; the protocol is the kit's.
-const state: QueryReply<'executor.control.status'> = { paused: false, held_actions: 0, open_contracts: 0, dry_run: false };
+const state: QueryReply<'executor.control.status'> = {
+  paused: false,
+  held_actions: 0,
+  open_contracts: 0,
+  dry_run: false,
+};
 
 describe('request-reply', () => {
   let sandbox: Sandbox;
@@ -32,10 +37,10 @@ describe('request-reply', () => {
       },
       sandbox.env,
     )) as RunningService<unknown, unknown>;
-    asker = (await startService({ name: 'asker', migrations: {} }, { ...sandbox.env, DB_SCHEMA: `${sandbox.schema}_a` })) as RunningService<
-      unknown,
-      unknown
-    >;
+    asker = (await startService(
+      { name: 'asker', migrations: {} },
+      { ...sandbox.env, DB_SCHEMA: `${sandbox.schema}_a` },
+    )) as RunningService<unknown, unknown>;
   });
 
   afterAll(async () => {
@@ -55,7 +60,9 @@ describe('request-reply', () => {
   };
 
   it('answers a valid request with a reply checked against the contract', async () => {
-    await expect(asker.runtime.request('executor.control.pause', { by: 'alice', reason: 'maintenance' })).resolves.toEqual({
+    await expect(
+      asker.runtime.request('executor.control.pause', { by: 'alice', reason: 'maintenance' }),
+    ).resolves.toEqual({
       ...state,
       paused: true,
       paused_by: 'alice',
@@ -72,7 +79,9 @@ describe('request-reply', () => {
   });
 
   it('answers a malformed request on the wire with invalid_request and the paths', async () => {
-    const msg = await sandbox.nc.request(`${sandbox.namespace}.executor.control.pause`, JSON.stringify({ by: 7 }), { timeout: 2_000 });
+    const msg = await sandbox.nc.request(`${sandbox.namespace}.executor.control.pause`, JSON.stringify({ by: 7 }), {
+      timeout: 2_000,
+    });
     expect(msg.json()).toEqual({
       ok: false,
       error: {
@@ -84,15 +93,22 @@ describe('request-reply', () => {
         ]),
       },
     });
-    const notJson = await sandbox.nc.request(`${sandbox.namespace}.executor.control.pause`, '{oops', { timeout: 2_000 });
-    expect(notJson.json()).toMatchObject({ ok: false, error: { code: 'invalid_request', message: expect.stringMatching(/^request is not JSON/) } });
+    const notJson = await sandbox.nc.request(`${sandbox.namespace}.executor.control.pause`, '{oops', {
+      timeout: 2_000,
+    });
+    expect(notJson.json()).toMatchObject({
+      ok: false,
+      error: { code: 'invalid_request', message: expect.stringMatching(/^request is not JSON/) },
+    });
   });
 
   it('passes on typed errors, and hides internal ones behind a pointer to the log', async () => {
-    expect(await failure(asker.runtime.request('executor.control.pause', { by: 'nobody', reason: 'x' }))).toMatchObject({
-      code: 'forbidden',
-      message: 'executor.control.pause: nobody may pause',
-    });
+    expect(await failure(asker.runtime.request('executor.control.pause', { by: 'nobody', reason: 'x' }))).toMatchObject(
+      {
+        code: 'forbidden',
+        message: 'executor.control.pause: nobody may pause',
+      },
+    );
     expect(await failure(asker.runtime.request('executor.control.pause', { by: 'crash', reason: 'x' }))).toMatchObject({
       code: 'internal',
       message: "executor.control.pause: internal error answering executor.control.pause; see the responder's log",
@@ -104,10 +120,14 @@ describe('request-reply', () => {
   });
 
   it('bounds every request in time, on both sides', async () => {
-    const err = await failure(asker.runtime.request('executor.control.pause', { by: 'slow', reason: 'x' }, { timeoutMs: 2_000 }));
+    const err = await failure(
+      asker.runtime.request('executor.control.pause', { by: 'slow', reason: 'x' }, { timeoutMs: 2_000 }),
+    );
     expect(err.code).toBe('timeout');
     expect(err.message).toBe('executor.control.pause: query executor.control.pause did not finish within 300 ms');
-    const asked = await failure(asker.runtime.request('executor.control.pause', { by: 'slow', reason: 'x' }, { timeoutMs: 100 }));
+    const asked = await failure(
+      asker.runtime.request('executor.control.pause', { by: 'slow', reason: 'x' }, { timeoutMs: 100 }),
+    );
     expect(asked.code).toBe('timeout');
     expect(asked.message).toBe('executor.control.pause: no reply within 100 ms');
   });

@@ -1,5 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { count, createSandbox, exited, publishRaw, sampleReported, spawnFixture, waitFor, type Sandbox } from './support.js';
+import type { DeadLetter } from '@grace/contracts';
+import {
+  count,
+  createSandbox,
+  exited,
+  publishRaw,
+  readStream,
+  sampleReported,
+  spawnFixture,
+  waitFor,
+  type Sandbox,
+} from './support.js';
 
 async function consumerState(sandbox: Sandbox) {
   const info = await sandbox.jsm.consumers.info(`${sandbox.namespace}_GRACE_ERRORS`, 'ledger__error_reported');
@@ -47,6 +58,39 @@ describe('a service process', () => {
     const { rows } = await sandbox.pool.query(`select event_id from "${sandbox.schema}".ledger`);
     expect(new Set(rows.map((r: { event_id: string }) => r.event_id))).toEqual(new Set(events.map((e) => e.id)));
     expect(await consumerState(sandbox)).toMatchObject({ pending: 0, ackPending: 0 });
+  });
+
+  it('dead-letters an event that crashes the process every time, once its deliveries are used up', async () => {
+    const env = { ...sandbox.env, MAX_ATTEMPTS: '2', LEDGER_DELAY_MS: '0' };
+    const crash = sampleReported({ message: 'crash the process' });
+    await publishRaw(sandbox, 'error.reported', JSON.stringify(crash));
+    const deadLetter = async () =>
+      (await readStream(sandbox, 'GRACE_DLQ')).map((m) => m.data as DeadLetter).find((l) => l.event_id === crash.id);
+    const exits: (NodeJS.Signals | null)[] = [];
+    // Each instance takes the event and dies; JetStream redelivers it after ack_wait to the next one,
+    // until an instance sees the delivery count past MAX_ATTEMPTS and dead-letters it without running it.
+    let survivor: ReturnType<typeof spawnFixture> | undefined;
+    try {
+      for (let i = 0; i < 4 && !survivor; i++) {
+        const child = spawnFixture('ledger-main.ts', [], env);
+        const outcome = await Promise.race([
+          exited(child).then(() => 'died' as const),
+          waitFor('the dead letter', deadLetter, 15_000).then(() => 'survived' as const),
+        ]);
+        if (outcome === 'survived') survivor = child;
+        else exits.push((await exited(child)).signal);
+      }
+      expect(exits).toEqual(['SIGKILL', 'SIGKILL']);
+      expect(await deadLetter()).toMatchObject({ reason: 'deliveries_exhausted', deliveries: 3 });
+      expect((await deadLetter())?.message).toContain('without an acknowledgement');
+      // The survivor keeps serving.
+      const fine = sampleReported({ message: 'fine after the crash' });
+      await publishRaw(sandbox, 'error.reported', JSON.stringify(fine));
+      await waitFor('the next event', async () => (await count(sandbox, 'ledger', `event_id = '${fine.id}'`)) === 1);
+    } finally {
+      survivor?.kill('SIGTERM');
+      if (survivor) await exited(survivor);
+    }
   });
 
   it('stops at start with exit code 78 and the name of a bad variable', async () => {

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { ensureStreams, Naming } from '../src/index.js';
 
 export const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
@@ -44,6 +45,8 @@ export async function createSandbox(label: string, overrides: NodeJS.ProcessEnv 
   const nc = await connect({ servers: NATS_URL });
   const jsm = await jetstreamManager(nc);
   const pool = new pg.Pool({ connectionString: DATABASE_URL, max: 2 });
+  // Streams exist before any service starts, as they would after a deployment's first start.
+  await ensureStreams(jsm, new Naming(namespace));
   return {
     namespace,
     schema,
@@ -83,7 +86,10 @@ export async function publishRaw(sandbox: Sandbox, subject: string, payload: str
 }
 
 /** Every message stored in a stream of the sandbox, in order. */
-export async function readStream(sandbox: Sandbox, stream: string): Promise<{ subject: string; data: unknown; msgId?: string }[]> {
+export async function readStream(
+  sandbox: Sandbox,
+  stream: string,
+): Promise<{ subject: string; data: unknown; msgId?: string }[]> {
   const name = `${sandbox.namespace}_${stream}`;
   const info = await sandbox.jsm.streams.info(name);
   const out: { subject: string; data: unknown; msgId?: string }[] = [];
@@ -95,7 +101,11 @@ export async function readStream(sandbox: Sandbox, stream: string): Promise<{ su
   return out;
 }
 
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false>,
+  timeoutMs = 20_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
@@ -111,18 +121,28 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
 }
 
 export async function count(sandbox: Sandbox, table: string, where = 'true'): Promise<number> {
-  const { rows } = await sandbox.pool.query(`select count(*)::int as n from "${sandbox.schema}".${table} where ${where}`);
+  const { rows } = await sandbox.pool.query(
+    `select count(*)::int as n from "${sandbox.schema}".${table} where ${where}`,
+  );
   return (rows[0] as { n: number }).n;
 }
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 
 /** Run a TypeScript fixture as its own Node process (workspace packages from source). */
-export function spawnFixture(file: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess & { output: () => string } {
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', `${here}fixtures/${file}`, ...args], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+export function spawnFixture(
+  file: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): ChildProcess & { output: () => string } {
+  const child = spawn(
+    process.execPath,
+    ['--conditions=source', '--import', 'tsx', `${here}fixtures/${file}`, ...args],
+    {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let output = '';
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));

@@ -76,9 +76,14 @@ export const SecurityFinding = Type.Object(
     kind: Type.String({
       minLength: 1,
       maxLength: 64,
-      description: 'e.g. aws_access_key, private_key, jwt, bearer_token, url_password, high_entropy, sql, script, shell, log_forging',
+      description:
+        'e.g. aws_access_key, private_key, jwt, bearer_token, url_password, high_entropy, sql, script, shell, log_forging',
     }),
-    location: Type.String({ minLength: 1, maxLength: 256, description: 'where in the event, e.g. message, stack, attributes.db_url' }),
+    location: Type.String({
+      minLength: 1,
+      maxLength: 256,
+      description: 'where in the event, e.g. message, stack, attributes.db_url',
+    }),
     service: ServiceName,
     environment: Environment,
     reported_event_id: Id,
