@@ -22,6 +22,7 @@ export default {
     '<rootDir>/tests/**/*.test.ts',
   ],
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+  reporters: ['default', '<rootDir>/scripts/jest-summary.js'],
   testTimeout: 60_000,
   // Integration tests share one Postgres and one NATS; two workers on two cores.
   maxWorkers: 2,
