@@ -137,14 +137,16 @@ export class OutboxRelay {
         continue;
       }
       if (published > 0 || this.pendingWake) continue;
+      const signal = this.stopController.signal;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, pollMs);
         this.wakeUp = done;
         function done() {
           clearTimeout(timer);
+          signal.removeEventListener('abort', done);
           resolve();
         }
-        this.stopController.signal.addEventListener('abort', done, { once: true });
+        signal.addEventListener('abort', done, { once: true });
       });
       this.wakeUp = undefined;
     }
