@@ -2,7 +2,7 @@
 // publish error.reported -> consumer runner (inbox + handler + outbox in one transaction) -> relay -> error.captured.
 // Open loop: events are offered at a fixed rate whatever the service does, so stalls show as latency.
 // The service runs in its own process (as in production); this process only offers load and measures.
-// Usage: pnpm --filter @grace/service-kit bench [rate/s ...]   (env BENCH_SECONDS, default 10)
+// Usage: pnpm --filter @grace/service-kit bench [rate/s ...]   (env BENCH_SECONDS, default 10; BENCH_BATCH, default 1)
 import { createEvent, streams } from '@grace/contracts';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
@@ -27,6 +27,7 @@ const echo: ServiceDefinition<unknown> = {
     consumers: [
       consumer<unknown, 'error.reported'>({
         subject: 'error.reported',
+        batch: Number(process.env.BENCH_BATCH ?? 1),
         async handler(event, { emit }) {
           const d = event.data;
           emit('error.captured', {
@@ -161,6 +162,15 @@ if (process.env.BENCH_ROLE === 'service') {
   const results = [];
   for (const rate of rates.length ? rates : [250, 500, 1000]) results.push({ rate, ...(await run(rate)) });
   console.log(
-    JSON.stringify({ seconds_per_rate: seconds, service_process_rss: 'at the end of each rate', results }, null, 2),
+    JSON.stringify(
+      {
+        seconds_per_rate: seconds,
+        batch: Number(process.env.BENCH_BATCH ?? 1),
+        service_process_rss: 'at the end of each rate',
+        results,
+      },
+      null,
+      2,
+    ),
   );
 }

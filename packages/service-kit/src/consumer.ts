@@ -19,7 +19,7 @@ import { eventLogger, type Logger } from './logger.js';
 import type { KitMetrics } from './metrics.js';
 import { ensureConsumer } from './nats.js';
 import type { Naming } from './naming.js';
-import { recordInbox, writeOutbox, type KitTables } from './outbox.js';
+import { recordInbox, recordInboxMany, writeOutbox, type KitTables } from './outbox.js';
 
 export interface EmitOptions {
   /** Defaults to the correlation id of the event being handled. */
@@ -50,6 +50,12 @@ export interface ConsumerDefinition<DB, S extends EventSubject = EventSubject> {
   durable?: string;
   concurrency?: number;
   handlerTimeoutMs?: number;
+  /**
+   * Handle up to this many events that arrive together in one transaction (default 1: one each).
+   * Only for handlers whose every effect is in the database: after a failed batch, its events are
+   * handled again one by one, so anything a handler does outside the transaction could happen twice.
+   */
+  batch?: number;
 }
 
 /** Keeps the generic subject link between `subject` and `handler` when building a list of consumers. */
@@ -96,6 +102,9 @@ export class ConsumerRunner<DB> {
   private current?: ConsumerMessages;
   private consumer?: Consumer;
   private readonly idle = new Set<() => void>();
+  private readonly batchMax: number;
+  private readonly queue: { msg: JsMsg; release: () => void }[] = [];
+  private flushScheduled = false;
   private readonly stopController = new AbortController();
 
   constructor(
@@ -108,6 +117,7 @@ export class ConsumerRunner<DB> {
     this.filterSubject = deps.naming.subject(def.subject);
     this.concurrency = def.concurrency ?? settings.concurrency;
     this.handlerTimeoutMs = def.handlerTimeoutMs ?? settings.handlerTimeoutMs;
+    this.batchMax = Math.max(1, def.batch ?? 1);
   }
 
   get inFlight(): number {
@@ -185,60 +195,89 @@ export class ConsumerRunner<DB> {
     this.inflight++;
     // Long handlers keep their message: `working()` resets the server's ack_wait clock.
     const keepAlive = setInterval(() => msg.working(), Math.max(500, Math.floor(this.settings.ackWaitMs / 2)));
+    const release = () => {
+      clearInterval(keepAlive);
+      this.inflight--;
+      this.slotFreed?.();
+      if (this.inflight === 0) for (const resolve of this.idle) resolve();
+    };
+    if (this.batchMax > 1) {
+      this.queue.push({ msg, release });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+      return;
+    }
     this.handle(msg)
       .catch((err) => this.deps.log.error({ err, consumer: this.durable }, 'unexpected failure in consumer runner'))
-      .finally(() => {
-        clearInterval(keepAlive);
-        this.inflight--;
-        this.slotFreed?.();
-        if (this.inflight === 0) for (const resolve of this.idle) resolve();
-      });
+      .finally(release);
+  }
+
+  // Messages that arrived in the same tick are handled together, up to `batch` at a time.
+  private flush(): void {
+    this.flushScheduled = false;
+    while (this.queue.length > 0) {
+      const items = this.queue.splice(0, this.batchMax);
+      this.handleBatch(items.map((i) => i.msg))
+        .catch((err) => this.deps.log.error({ err, consumer: this.durable }, 'unexpected failure in consumer runner'))
+        .finally(() => items.forEach((i) => i.release()));
+    }
   }
 
   private async handle(msg: JsMsg): Promise<void> {
-    const { metrics } = this.deps;
-    const subject = this.def.subject;
-    const deliveries = msg.info.deliveryCount;
-    const started = process.hrtime.bigint();
-    const labels = { consumer: this.durable, subject };
+    const event = await this.admit(msg);
+    if (event) await this.handleOne(msg, event);
+  }
 
+  /**
+   * The checks before any handler runs: size, JSON, contract, delivery count. Returns the event, or
+   * undefined when the message was dead-lettered.
+   */
+  private async admit(msg: JsMsg): Promise<GraceEvent | undefined> {
+    const subject = this.def.subject;
     if (msg.data.length > this.settings.maxEventBytes) {
-      return this.deadLetter(
+      await this.deadLetter(
         msg,
         undefined,
         'oversized',
         `event is ${msg.data.length} bytes; the limit is ${this.settings.maxEventBytes}`,
       );
+      return undefined;
     }
     let parsed: unknown;
     try {
       parsed = JSON.parse(Buffer.from(msg.data).toString('utf8'));
     } catch (err) {
-      return this.deadLetter(msg, undefined, 'invalid_json', `payload is not JSON: ${errorMessage(err)}`);
+      await this.deadLetter(msg, undefined, 'invalid_json', `payload is not JSON: ${errorMessage(err)}`);
+      return undefined;
     }
     const result = validate(subject, parsed);
     if (!result.ok) {
-      return this.deadLetter(
+      await this.deadLetter(
         msg,
         parsed,
         'invalid_event',
         `event breaks the ${subject} contract: ${describeErrors(result.errors)}`,
         result.errors,
       );
+      return undefined;
     }
-    const event = result.value;
-    const log = eventLogger(this.deps.log, event, { consumer: this.durable, delivery: deliveries });
+    const deliveries = msg.info.deliveryCount;
     if (deliveries > this.settings.maxAttempts) {
-      return this.deadLetter(
+      await this.deadLetter(
         msg,
-        event,
+        result.value,
         'deliveries_exhausted',
         `delivered ${deliveries} times without an acknowledgement: the handler crashed the process or exceeded ack_wait`,
       );
+      return undefined;
     }
+    return result.value;
+  }
 
-    const emitted: GraceEvent[] = [];
-    const emit: Emit = (s, data, options) => {
+  private emitterFor(event: GraceEvent, emitted: GraceEvent[]): Emit {
+    return (s, data, options) => {
       const e = createEvent(s, data, {
         source: `grace/${this.settings.service}`,
         correlationid: options?.correlationid ?? event.correlationid ?? event.id,
@@ -249,7 +288,20 @@ export class ConsumerRunner<DB> {
       emitted.push(e as GraceEvent);
       return e;
     };
+  }
 
+  private logFor(msg: JsMsg, event: GraceEvent): Logger {
+    return eventLogger(this.deps.log, event, { consumer: this.durable, delivery: msg.info.deliveryCount });
+  }
+
+  private async handleOne(msg: JsMsg, event: GraceEvent): Promise<void> {
+    const { metrics } = this.deps;
+    const subject = this.def.subject;
+    const deliveries = msg.info.deliveryCount;
+    const started = process.hrtime.bigint();
+    const labels = { consumer: this.durable, subject };
+    const log = this.logFor(msg, event);
+    const emitted: GraceEvent[] = [];
     let duplicate = false;
     try {
       await this.deps.db.transaction().execute(async (trx) => {
@@ -259,7 +311,7 @@ export class ConsumerRunner<DB> {
         }
         const ctx: HandlerContext<DB> = {
           trx: trx as unknown as Transaction<DB>,
-          emit,
+          emit: this.emitterFor(event, emitted),
           log,
           deliveryCount: deliveries,
         };
@@ -267,21 +319,7 @@ export class ConsumerRunner<DB> {
         await writeOutbox(trx, emitted);
       });
     } catch (err) {
-      const kind = classifyError(err);
-      metrics.failed.inc({ ...labels, kind });
-      const reason = errorMessage(err);
-      if (kind === 'invalid') {
-        const errors = (err as { errors?: { path: string; message: string }[] }).errors ?? [];
-        return this.deadLetter(msg, event, 'invalid_event', reason, errors);
-      }
-      if (kind === 'permanent') return this.deadLetter(msg, event, 'permanent_failure', reason);
-      if (deliveries >= this.settings.maxAttempts) {
-        return this.deadLetter(msg, event, 'retries_exhausted', `failed ${deliveries} times; last error: ${reason}`);
-      }
-      const delay = Math.min(this.settings.retryBaseMs * 2 ** (deliveries - 1), this.settings.retryMaxMs);
-      log.warn({ err: reason, retry_in_ms: delay }, 'handler failed; will retry');
-      msg.nak(delay);
-      return;
+      return this.fail(msg, event, err, log);
     }
     msg.ack();
     metrics.handled.inc({ ...labels, outcome: duplicate ? 'duplicate' : 'ok' });
@@ -289,6 +327,86 @@ export class ConsumerRunner<DB> {
     if (duplicate) log.debug('redelivery of an event already handled; nothing changed');
     else log.debug({ emitted: emitted.length }, 'event handled');
     if (emitted.length > 0) this.deps.onEmitted();
+  }
+
+  /**
+   * Several events in one transaction: one inbox statement, the handlers one after another, one outbox
+   * statement, one commit. If anything fails, the transaction rolls back and each event is handled on its
+   * own, so one bad event costs only itself (and the handlers must touch nothing but the database).
+   */
+  private async handleBatch(msgs: JsMsg[]): Promise<void> {
+    const admitted: { msg: JsMsg; event: GraceEvent }[] = [];
+    for (const msg of msgs) {
+      const event = await this.admit(msg);
+      if (event) admitted.push({ msg, event });
+    }
+    if (admitted.length <= 1) {
+      for (const { msg, event } of admitted) await this.handleOne(msg, event);
+      return;
+    }
+    const { metrics, log } = this.deps;
+    const subject = this.def.subject;
+    const labels = { consumer: this.durable, subject };
+    const started = process.hrtime.bigint();
+    const emitted: GraceEvent[] = [];
+    let fresh = new Set<string>();
+    try {
+      await this.deps.db.transaction().execute(async (trx) => {
+        fresh = await recordInboxMany(
+          trx,
+          this.durable,
+          admitted.map((a) => a.event.id),
+        );
+        const seen = new Set<string>();
+        for (const { msg, event } of admitted) {
+          if (!fresh.has(event.id) || seen.has(event.id)) continue;
+          seen.add(event.id);
+          const ctx: HandlerContext<DB> = {
+            trx: trx as unknown as Transaction<DB>,
+            emit: this.emitterFor(event, emitted),
+            log: this.logFor(msg, event),
+            deliveryCount: msg.info.deliveryCount,
+          };
+          await withTimeout(this.def.handler(event, ctx), this.handlerTimeoutMs, `handler for ${subject}`);
+        }
+        await writeOutbox(trx, emitted);
+      });
+    } catch (err) {
+      log.debug(
+        { err: errorMessage(err), consumer: this.durable, events: admitted.length },
+        'batch failed; handling its events one by one',
+      );
+      for (const { msg, event } of admitted) await this.handleOne(msg, event);
+      return;
+    }
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const counted = new Set<string>();
+    for (const { msg, event } of admitted) {
+      msg.ack();
+      const first = fresh.has(event.id) && !counted.has(event.id);
+      counted.add(event.id);
+      metrics.handled.inc({ ...labels, outcome: first ? 'ok' : 'duplicate' });
+      metrics.handlerDuration.observe(labels, seconds);
+    }
+    if (emitted.length > 0) this.deps.onEmitted();
+  }
+
+  private async fail(msg: JsMsg, event: GraceEvent, err: unknown, log: Logger): Promise<void> {
+    const deliveries = msg.info.deliveryCount;
+    const kind = classifyError(err);
+    this.deps.metrics.failed.inc({ consumer: this.durable, subject: this.def.subject, kind });
+    const reason = errorMessage(err);
+    if (kind === 'invalid') {
+      const errors = (err as { errors?: { path: string; message: string }[] }).errors ?? [];
+      return this.deadLetter(msg, event, 'invalid_event', reason, errors);
+    }
+    if (kind === 'permanent') return this.deadLetter(msg, event, 'permanent_failure', reason);
+    if (deliveries >= this.settings.maxAttempts) {
+      return this.deadLetter(msg, event, 'retries_exhausted', `failed ${deliveries} times; last error: ${reason}`);
+    }
+    const delay = Math.min(this.settings.retryBaseMs * 2 ** (deliveries - 1), this.settings.retryMaxMs);
+    log.warn({ err: reason, retry_in_ms: delay }, 'handler failed; will retry');
+    msg.nak(delay);
   }
 
   /** Publish the dead letter, then terminate the message; if even that fails, retry later (never lose it). */
@@ -334,7 +452,8 @@ export class ConsumerRunner<DB> {
       msg.nak(Math.min(this.settings.retryMaxMs, 5_000));
       return;
     }
-    msg.term(reason);
+    // No reason text: NATS 2.9 does not parse `+TERM <reason>` and would redeliver (the reason is in the dead letter).
+    msg.term();
     metrics.deadLettered.inc({ consumer: this.durable, subject, reason });
     log.warn({ reason, detail: message }, 'event dead-lettered');
   }

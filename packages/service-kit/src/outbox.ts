@@ -42,6 +42,17 @@ export async function recordInbox(trx: AnyDb, consumer: string, eventId: string)
   return row !== undefined;
 }
 
+/** Record many handled events at once; returns the ids that were new (the rest are redeliveries). */
+export async function recordInboxMany(trx: AnyDb, consumer: string, eventIds: readonly string[]): Promise<Set<string>> {
+  const rows = await trx
+    .insertInto('inbox')
+    .values(eventIds.map((event_id) => ({ consumer, event_id })))
+    .onConflict((oc) => oc.doNothing())
+    .returning('event_id')
+    .execute();
+  return new Set(rows.map((r) => r.event_id));
+}
+
 export interface RelayOptions {
   db: Kysely<KitTables>;
   js: JetStreamClient;
