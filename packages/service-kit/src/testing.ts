@@ -1,0 +1,149 @@
+// Test support for every package and service: an isolated namespace (subjects, streams) and schema per test
+// file on the real NATS and Postgres, stream readers, polling, and TypeScript processes. Exported as
+// `@grace/service-kit/testing`, never from the kit's main entry.
+import { createEvent, streams, type EventData, type GraceEvent } from '@grace/contracts';
+import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { ensureStreams } from './nats.js';
+import { Naming } from './naming.js';
+
+export const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+
+export interface Sandbox {
+  namespace: string;
+  schema: string;
+  env: NodeJS.ProcessEnv;
+  nc: NatsConnection;
+  jsm: JetStreamManager;
+  pool: pg.Pool;
+  cleanup(): Promise<void>;
+}
+
+/** A fresh namespace and schema; `cleanup` deletes the streams and drops the schema. */
+export async function createSandbox(label: string, overrides: NodeJS.ProcessEnv = {}): Promise<Sandbox> {
+  const id = `${label.replace(/[^a-z0-9]/g, '')}${randomBytes(4).toString('hex')}`;
+  const namespace = `t_${id}`;
+  const schema = `t_${id}`;
+  const env: NodeJS.ProcessEnv = {
+    DATABASE_URL,
+    NATS_URL,
+    GRACE_NAMESPACE: namespace,
+    DB_SCHEMA: schema,
+    HTTP_PORT: '0',
+    HTTP_HOST: '127.0.0.1',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    ACK_WAIT_MS: '2000',
+    RETRY_BASE_MS: '50',
+    RETRY_MAX_MS: '200',
+    OUTBOX_POLL_MS: '50',
+    SHUTDOWN_TIMEOUT_MS: '10000',
+    ...overrides,
+  };
+  const nc = await connect({ servers: NATS_URL });
+  const jsm = await jetstreamManager(nc);
+  const pool = new pg.Pool({ connectionString: DATABASE_URL, max: 2 });
+  // Streams exist before any service starts, as they would after a deployment's first start.
+  await ensureStreams(jsm, new Naming(namespace));
+  return {
+    namespace,
+    schema,
+    env,
+    nc,
+    jsm,
+    pool,
+    async cleanup() {
+      for (const s of streams) await jsm.streams.delete(`${namespace}_${s.name}`).catch(() => undefined);
+      await pool.query(`drop schema if exists "${schema}" cascade`);
+      await pool.end();
+      await nc.close();
+    },
+  };
+}
+
+export function sampleReported(overrides: Partial<EventData<'error.reported'>> = {}): GraceEvent<'error.reported'> {
+  return createEvent(
+    'error.reported',
+    {
+      service: 'checkout',
+      environment: 'production',
+      kind: 'ConnectionRefused',
+      message: 'connect ECONNREFUSED 10.0.0.7:5432',
+      severity: 'error',
+      occurred_at: new Date().toISOString(),
+      ...overrides,
+    },
+    { source: 'test/producer' },
+  );
+}
+
+/** Publish an event (or any raw payload) on a contract subject inside the sandbox's namespace. */
+export async function publishRaw(sandbox: Sandbox, subject: string, payload: string | Uint8Array, msgID?: string) {
+  const js = jetstream(sandbox.nc);
+  return js.publish(`${sandbox.namespace}.${subject}`, payload, msgID ? { msgID } : undefined);
+}
+
+/** Every message stored in a stream of the sandbox, in order. */
+export async function readStream(
+  sandbox: Sandbox,
+  stream: string,
+): Promise<{ subject: string; data: unknown; msgId?: string }[]> {
+  const name = `${sandbox.namespace}_${stream}`;
+  const info = await sandbox.jsm.streams.info(name);
+  const out: { subject: string; data: unknown; msgId?: string }[] = [];
+  for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
+    const m = await sandbox.jsm.streams.getMessage(name, { seq }).catch(() => null);
+    if (!m) continue;
+    out.push({ subject: m.subject, data: m.json(), msgId: m.header?.get('Nats-Msg-Id') || undefined });
+  }
+  return out;
+}
+
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false>,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined && value !== false) return value;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+}
+
+export async function count(sandbox: Sandbox, table: string, where = 'true'): Promise<number> {
+  const { rows } = await sandbox.pool.query(
+    `select count(*)::int as n from "${sandbox.schema}".${table} where ${where}`,
+  );
+  return (rows[0] as { n: number }).n;
+}
+
+/** Run a TypeScript file as its own Node process (workspace packages from source); output is collected. */
+export function spawnTs(path: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess & { output: () => string } {
+  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', path, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  return Object.assign(child, { output: () => output });
+}
+
+export function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  if (child.exitCode !== null || child.signalCode !== null) {
+    return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  }
+  return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+}
