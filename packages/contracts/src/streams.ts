@@ -27,9 +27,18 @@ const MAX_MSG_SIZE = 128 * 1024;
 
 export const streams: readonly StreamDefinition[] = [
   {
+    name: 'GRACE_REPORTS',
+    description: 'Raw errors as producers reported them (unredacted: kept briefly, read only by trigger-mesh)',
+    subjects: ['error.reported'],
+    maxAgeMs: 1 * DAY,
+    maxBytes: 8 * GIB,
+    duplicateWindowMs: DUPLICATE_WINDOW_MS,
+    maxMsgSize: MAX_MSG_SIZE,
+  },
+  {
     name: 'GRACE_ERRORS',
-    description: 'Reported and captured errors, security findings',
-    subjects: ['error.>', 'security.>'],
+    description: 'Captured (redacted, deduplicated) errors and security findings',
+    subjects: ['error.captured', 'security.>'],
     maxAgeMs: 3 * DAY,
     maxBytes: 8 * GIB,
     duplicateWindowMs: DUPLICATE_WINDOW_MS,

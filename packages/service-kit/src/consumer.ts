@@ -56,6 +56,11 @@ export interface ConsumerDefinition<DB, S extends EventSubject = EventSubject> {
    * handled again one by one, so anything a handler does outside the transaction could happen twice.
    */
   batch?: number;
+  /**
+   * Applied to what a dead letter carries of the event (its JSON text, or the raw payload), so a dead
+   * letter never keeps what the service would not store (e.g. trigger-mesh redacts secrets).
+   */
+  redact?: (text: string) => string;
 }
 
 /** Keeps the generic subject link between `subject` and `handler` when building a list of consumers. */
@@ -409,6 +414,20 @@ export class ConsumerRunner<DB> {
     msg.nak(delay);
   }
 
+  private deadLetterPayload(msg: JsMsg, event: unknown): { event?: unknown; raw?: string } {
+    const redact = this.def.redact ?? ((text: string) => text);
+    if (event !== undefined) {
+      if (!this.def.redact) return { event };
+      const text = redact(JSON.stringify(event));
+      try {
+        return { event: JSON.parse(text) as unknown };
+      } catch {
+        return { raw: text.slice(0, RAW_PREVIEW_BYTES) };
+      }
+    }
+    return { raw: redact(Buffer.from(msg.data.subarray(0, RAW_PREVIEW_BYTES)).toString('utf8')) };
+  }
+
   /** Publish the dead letter, then terminate the message; if even that fails, retry later (never lose it). */
   private async deadLetter(
     msg: JsMsg,
@@ -433,9 +452,7 @@ export class ConsumerRunner<DB> {
       failed_at: new Date().toISOString(),
       ...(typeof e?.id === 'string' ? { event_id: e.id } : {}),
       ...(typeof e?.correlationid === 'string' ? { correlationid: e.correlationid } : {}),
-      ...(event !== undefined
-        ? { event }
-        : { raw: Buffer.from(msg.data.subarray(0, RAW_PREVIEW_BYTES)).toString('utf8') }),
+      ...this.deadLetterPayload(msg, event),
     };
     const log = eventLogger(this.deps.log, e ?? {}, { consumer: this.durable, delivery: msg.info.deliveryCount });
     try {

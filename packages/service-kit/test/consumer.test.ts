@@ -132,6 +132,19 @@ describe('consumer runner', () => {
     expect(byReason.oversized?.message).toMatch(/bytes; the limit is 4096$/);
   });
 
+  it('keeps out of a dead letter what the service redacts', async () => {
+    const bad = { ...sampleReported({ message: 'password hunter2' }), id: 'secret-1', specversion: '0.3' };
+    await publishRaw(sandbox, 'error.reported', JSON.stringify(bad));
+    await publishRaw(sandbox, 'error.reported', 'not json, password hunter2');
+    const dead = await waitFor('the dead letter', letterFor('secret-1'));
+    expect(JSON.stringify(dead.letter)).not.toContain('hunter2');
+    expect((dead.letter.event as { data: { message: string } }).data.message).toBe('password [REDACTED]');
+    const raw = await waitFor('the raw dead letter', async () =>
+      (await deadLetters()).find((d) => d.letter.raw?.startsWith('not json, password')),
+    );
+    expect(raw.letter.raw).toBe('not json, password [REDACTED]');
+  });
+
   it('counts what it did in its Prometheus metrics', async () => {
     const text = await service.runtime.metrics.registry.metrics();
     expect(text).toMatch(/grace_events_handled_total\{[^}]*outcome="ok"[^}]*\} [1-9]/);

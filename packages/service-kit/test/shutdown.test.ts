@@ -13,7 +13,7 @@ import {
 } from './support.js';
 
 async function consumerState(sandbox: Sandbox) {
-  const info = await sandbox.jsm.consumers.info(`${sandbox.namespace}_GRACE_ERRORS`, 'ledger__error_reported');
+  const info = await sandbox.jsm.consumers.info(`${sandbox.namespace}_GRACE_REPORTS`, 'ledger__error_reported');
   return { pending: info.num_pending, ackPending: info.num_ack_pending, redelivered: info.num_redelivered };
 }
 
