@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { consumer, startService, type ServiceDefinition } from '../src/index.js';
+import { latencySummary, openLoop } from '../src/testing.js';
 
 const rates = process.argv
   .slice(2)
@@ -52,11 +53,6 @@ const echo: ServiceDefinition<unknown> = {
     ],
   }),
 };
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 
 async function run(rate: number) {
   const namespace = `bench_${randomBytes(3).toString('hex')}`;
@@ -100,11 +96,7 @@ async function run(rate: number) {
   });
   const total = rate * seconds;
   const started = performance.now();
-  const publishes: Promise<unknown>[] = [];
-  for (let i = 0; i < total; i++) {
-    const due = started + (i * 1000) / rate;
-    const wait = due - performance.now();
-    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+  const { offeredPerSecond } = await openLoop(rate, seconds, (i) => {
     const event = createEvent(
       'error.reported',
       {
@@ -118,10 +110,9 @@ async function run(rate: number) {
       { source: 'bench/producer' },
     );
     sentAt.set(event.id, performance.now());
-    publishes.push(js.publish(`${namespace}.error.reported`, JSON.stringify(event), { msgID: event.id }));
-  }
-  await Promise.all(publishes);
-  const offeredSeconds = (performance.now() - started) / 1000;
+    return js.publish(`${namespace}.error.reported`, JSON.stringify(event), { msgID: event.id });
+  });
+
   const deadline = Date.now() + 60_000;
   while (latencies.length < total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   const deliveredSeconds = (performance.now() - started) / 1000;
@@ -138,17 +129,12 @@ async function run(rate: number) {
   await pool.query(`drop schema if exists "${namespace}" cascade`);
   await pool.end();
   await nc.close();
-  const sorted = latencies.sort((a, b) => a - b);
   return {
-    offered_per_s: Math.round(total / offeredSeconds),
+    offered_per_s: offeredPerSecond,
     delivered_per_s: Math.round(latencies.length / deliveredSeconds),
     events: total,
     delivered: latencies.length,
-    latency_ms: {
-      p50: +percentile(sorted, 50).toFixed(1),
-      p99: +percentile(sorted, 99).toFixed(1),
-      max: +(sorted[sorted.length - 1] ?? NaN).toFixed(1),
-    },
+    latency_ms: latencySummary(latencies),
     service_rss_mb: Math.round(rss / 1024 / 1024),
   };
 }

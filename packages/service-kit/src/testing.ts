@@ -7,6 +7,10 @@ import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import { ensureStreams } from './nats.js';
 import { Naming } from './naming.js';
@@ -146,4 +150,92 @@ export function exited(child: ChildProcess): Promise<{ code: number | null; sign
     return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
   }
   return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface OwnNatsServer {
+  url: string;
+  /** Stop the server (SIGTERM) and wait for it to exit. */
+  stop(): Promise<void>;
+  /** Start it again on the same port and store. */
+  start(): Promise<void>;
+  /** Stop it for good and delete its store. */
+  destroy(): Promise<void>;
+}
+
+/** A nats-server (from PATH) with JetStream on a free port, for tests that stop and restart it. */
+export async function startNatsServer(): Promise<OwnNatsServer> {
+  const port = await freePort();
+  const storeDir = mkdtempSync(join(tmpdir(), 'grace-nats-'));
+  const url = `nats://127.0.0.1:${port}`;
+  let child: ChildProcess | undefined;
+  const start = async () => {
+    child = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir], { stdio: 'ignore' });
+    await waitFor(`nats-server on port ${port}`, async () => {
+      const nc = await connect({ servers: url, timeout: 500 });
+      await nc.close();
+      return true;
+    });
+  };
+  const stop = async () => {
+    if (!child) return;
+    child.kill('SIGTERM');
+    await exited(child);
+    child = undefined;
+  };
+  await start();
+  return {
+    url,
+    start,
+    stop,
+    async destroy() {
+      if (child) {
+        child.kill('SIGKILL');
+        await exited(child);
+        child = undefined;
+      }
+      rmSync(storeDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Offer `rate` calls per second for `seconds`, open loop: calls start on schedule whatever earlier ones do. */
+export async function openLoop(
+  rate: number,
+  seconds: number,
+  call: (i: number) => Promise<unknown>,
+): Promise<{ offered: number; offeredPerSecond: number }> {
+  const total = Math.round(rate * seconds);
+  const started = performance.now();
+  const pending: Promise<unknown>[] = [];
+  for (let i = 0; i < total; i++) {
+    const wait = started + (i * 1000) / rate - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    pending.push(call(i));
+  }
+  await Promise.all(pending);
+  return { offered: total, offeredPerSecond: Math.round(total / ((performance.now() - started) / 1000)) };
+}
+
+/** p50, p95, p99 and max of a list of milliseconds, rounded to 0.1 ms. */
+export function latencySummary(ms: number[]): { p50: number; p95: number; p99: number; max: number; n: number } {
+  const sorted = [...ms].sort((a, b) => a - b);
+  const at = (p: number) => +(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN).toFixed(1);
+  return {
+    p50: at(0.5),
+    p95: at(0.95),
+    p99: at(0.99),
+    max: +(sorted[sorted.length - 1] ?? NaN).toFixed(1),
+    n: sorted.length,
+  };
 }
