@@ -149,8 +149,13 @@ function collectErrors(rawErrors: ErrorObject[] | null | undefined): ValidationE
     }
   }
   const seen = new Set<string>();
+  const pathsWithOtherErrors = new Set(errors.filter((e) => e.keyword !== 'anyOf').map((e) => e.instancePath));
   for (const e of errors) {
     const folded = constsByPath.get(e.instancePath);
+    // A member's own type error says nothing the folded list does not ("must be string" for each literal).
+    if (folded && e.keyword === 'type' && e.schemaPath.includes('/anyOf/')) continue;
+    // "must match a schema in anyOf" adds nothing when the members said what is wrong at that path.
+    if (!folded && e.keyword === 'anyOf' && pathsWithOtherErrors.has(e.instancePath)) continue;
     if (folded && (e.keyword === 'const' || e.keyword === 'anyOf')) {
       if (seen.has(e.instancePath)) continue;
       seen.add(e.instancePath);
@@ -162,7 +167,8 @@ function collectErrors(rawErrors: ErrorObject[] | null | undefined): ValidationE
     }
     out.push(toValidationError(e));
   }
-  return out;
+  const unique = new Map(out.map((e) => [`${e.path}\u0000${e.message}`, e]));
+  return [...unique.values()];
 }
 
 /** Validate any value against any schema of the contracts (or one built from them). */

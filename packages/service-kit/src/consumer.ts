@@ -155,8 +155,11 @@ export class ConsumerRunner<DB> {
     await this.current?.close().catch(() => undefined);
     await this.loop;
     if (this.inflight > 0) {
-      await Promise.race([new Promise<void>((resolve) => this.idle.add(resolve)), sleep(timeoutMs)]);
+      const deadline = new AbortController();
+      await Promise.race([new Promise<void>((resolve) => this.idle.add(resolve)), sleep(timeoutMs, deadline.signal)]);
+      deadline.abort();
     }
+
     return { unfinished: this.inflight };
   }
 

@@ -1,0 +1,363 @@
+// Routing rules: the operator-owned YAML that drops, re-grades, categorises, routes and mutes reported errors.
+//
+// Semantics (also documented in rules.example.yaml):
+// - Rules are evaluated in file order against the event as reported (after redaction). Match fields always test
+//   that event, never what an earlier rule changed: a rule that raises severity does not make later rules see it.
+// - A rule matches when every match field it gives matches; an omitted field matches anything, `match: {}`
+//   matches every event. A list matches when any entry does.
+// - Every matching rule's actions apply in file order; for severity, category, route and mute_for a later rule
+//   overrides an earlier one.
+// - A matching rule with `drop: true` ends evaluation: the event is dropped (not captured, only counted per rule).
+//   `drop: true` stands alone in its rule, because nothing else would happen to a dropped event.
+import { createHash } from 'node:crypto';
+import { describeErrors, Severity as SeveritySchema, validateSchema, type EventData } from '@grace/contracts';
+import { Type, type Static } from '@sinclair/typebox';
+import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+
+type ErrorReported = EventData<'error.reported'>;
+type Severity = ErrorReported['severity'];
+
+const NamePattern = Type.String({
+  minLength: 1,
+  maxLength: 256,
+  description: 'an exact name, or a glob where * matches any run of characters',
+});
+const NamePatterns = Type.Union([NamePattern, Type.Array(NamePattern, { minItems: 1, maxItems: 100 })]);
+const Severities = Type.Union([SeveritySchema, Type.Array(SeveritySchema, { minItems: 1, maxItems: 5 })]);
+// Regexes come from the operator and run on every event: bounded in length, compiled once.
+const RegexSource = Type.String({ minLength: 1, maxLength: 1024, description: 'a JavaScript regular expression' });
+const tagOptions = { minLength: 1, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' };
+
+const RuleMatch = Type.Object(
+  {
+    service: Type.Optional(NamePatterns),
+    environment: Type.Optional(NamePatterns),
+    kind: Type.Optional(NamePatterns),
+    severity: Type.Optional(Severities),
+    min_severity: Type.Optional(SeveritySchema),
+    message: Type.Optional(RegexSource),
+    attributes: Type.Optional(
+      Type.Record(
+        Type.String({ maxLength: 128 }),
+        Type.Union([Type.String({ minLength: 1, maxLength: 1024 }), Type.Number(), Type.Boolean()]),
+        { maxProperties: 32, description: 'attribute name -> exact value, or "re:<regex>"' },
+      ),
+    ),
+  },
+  { additionalProperties: false, description: 'every given field must match; an omitted field matches anything' },
+);
+
+const RuleActions = Type.Object(
+  {
+    drop: Type.Optional(Type.Boolean({ description: 'noise: not captured, only counted per rule' })),
+    severity: Type.Optional(SeveritySchema),
+    category: Type.Optional(Type.String({ ...tagOptions, maxLength: 64 })),
+    route: Type.Optional(Type.String({ ...tagOptions, maxLength: 128 })),
+    mute_for: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 16, description: 'a whole number and s, m, h or d; at most 30d' }),
+    ),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+
+const RoutingRule = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 64, pattern: '^[a-z0-9_-]+$' }),
+    description: Type.Optional(Type.String({ maxLength: 1024 })),
+    match: RuleMatch,
+    actions: RuleActions,
+  },
+  { additionalProperties: false },
+);
+
+export const RoutingRulesSchema = Type.Object(
+  { version: Type.Literal(1), rules: Type.Array(RoutingRule, { maxItems: 1000 }) },
+  { additionalProperties: false },
+);
+export type RoutingRules = Static<typeof RoutingRulesSchema>;
+export type RoutingRule = Static<typeof RoutingRule>;
+
+export interface RoutingDecision {
+  drop: boolean;
+  /** The rule that dropped the event. */
+  droppedBy?: string;
+  severity?: Severity;
+  category?: string;
+  route?: string;
+  mutedUntil?: Date;
+  /** Every rule that matched, in file order (the dropping rule last). */
+  matched: string[];
+}
+
+export interface CompiledRules {
+  version: number;
+  /** sha256 hex of the source text. */
+  checksum: string;
+  /** The rules as written, validated. */
+  rules: readonly RoutingRule[];
+  evaluate(data: ErrorReported, now: Date): RoutingDecision;
+}
+
+export interface RulesProblem {
+  /** Dotted path in the file, e.g. rules.2.match.message (indices from 0); empty for the whole file. */
+  path: string;
+  message: string;
+}
+
+export class RulesError extends Error {
+  readonly errors: RulesProblem[];
+  constructor(errors: RulesProblem[]) {
+    super(`invalid routing rules: ${describeErrors(errors)}`);
+    this.name = 'RulesError';
+    this.errors = errors;
+  }
+}
+
+const SEVERITY_RANK: Record<Severity, number> = { debug: 0, info: 1, warning: 2, error: 3, critical: 4 };
+const DURATION = /^([1-9][0-9]{0,6})([smhd])$/;
+const UNIT_MS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+// Longer silences are a decision to ignore an error for good: that is what `drop` is for.
+const MAX_MUTE_MS = 30 * 86_400_000;
+
+type Test = (data: ErrorReported) => boolean;
+
+interface CompiledRule {
+  readonly name: string;
+  readonly actions: RoutingRule['actions'];
+  readonly muteMs: number | undefined;
+  readonly tests: readonly Test[];
+}
+
+/** Parse, validate and compile a routing rules file; throws RulesError listing every problem with its path. */
+export function parseRules(source: string): CompiledRules {
+  const lineCounter = new LineCounter();
+  const document = parseDocument(source, { lineCounter, prettyErrors: false });
+  if (document.errors.length > 0) {
+    throw new RulesError(
+      document.errors.map((error) => {
+        const { line, col } = lineCounter.linePos(error.pos[0]);
+        return { path: '', message: `YAML syntax error at line ${line}, column ${col}: ${error.message}` };
+      }),
+    );
+  }
+  let value: unknown;
+  try {
+    value = document.toJS({ maxAliasCount: 100 });
+  } catch (error) {
+    throw new RulesError([{ path: '', message: `YAML could not be read: ${(error as Error).message}` }]);
+  }
+  const lineOf = (path: string[]) => lineOfPath(document, lineCounter, path);
+
+  const checked = validateSchema<RoutingRules>(RoutingRulesSchema, value ?? {});
+  if (!checked.ok) {
+    throw new RulesError(
+      readableErrors(checked.errors, value).map((e) => withLine(e.path, e.message, lineOf(splitPath(e.path)))),
+    );
+  }
+
+  const problems: RulesProblem[] = [];
+  const problem = (path: (string | number)[], message: string) => {
+    const parts = path.map(String);
+    problems.push(withLine(parts.join('.'), message, lineOf(parts)));
+  };
+  const firstIndexByName = new Map<string, number>();
+  const compiled: CompiledRule[] = [];
+  checked.value.rules.forEach((rule, index) => {
+    const first = firstIndexByName.get(rule.name);
+    if (first === undefined) firstIndexByName.set(rule.name, index);
+    else problem(['rules', index, 'name'], `duplicate rule name "${rule.name}" (also rules.${first})`);
+    const rulePath = ['rules', index];
+    const tests = compileMatch(rule.match, (path, message) => problem([...rulePath, 'match', ...path], message));
+    const { drop, ...changes } = rule.actions;
+    if (drop && Object.keys(changes).length > 0) {
+      problem(
+        [...rulePath, 'actions'],
+        `drop: true cannot be combined with ${Object.keys(changes).join(', ')}: a dropped event is never captured`,
+      );
+    }
+    let muteMs: number | undefined;
+    if (rule.actions.mute_for !== undefined) {
+      const parsed = parseDuration(rule.actions.mute_for);
+      if (typeof parsed === 'string') problem([...rulePath, 'actions', 'mute_for'], parsed);
+      else muteMs = parsed;
+    }
+    compiled.push({ name: rule.name, actions: rule.actions, muteMs, tests });
+  });
+  if (problems.length > 0) throw new RulesError(problems);
+
+  return {
+    version: checked.value.version,
+    checksum: createHash('sha256').update(source).digest('hex'),
+    rules: checked.value.rules,
+    evaluate: (data, now) => evaluateRules(compiled, data, now),
+  };
+}
+
+/** No rules: nothing dropped, nothing changed. */
+export const EMPTY_RULES: CompiledRules = {
+  version: 1,
+  checksum: createHash('sha256').update('').digest('hex'),
+  rules: [],
+  evaluate: () => ({ drop: false, matched: [] }),
+};
+
+function evaluateRules(rules: readonly CompiledRule[], data: ErrorReported, now: Date): RoutingDecision {
+  const decision: RoutingDecision = { drop: false, matched: [] };
+  for (const rule of rules) {
+    if (!rule.tests.every((test) => test(data))) continue;
+    decision.matched.push(rule.name);
+    const { actions } = rule;
+    if (actions.drop) {
+      decision.drop = true;
+      decision.droppedBy = rule.name;
+      break;
+    }
+    if (actions.severity !== undefined) decision.severity = actions.severity;
+    if (actions.category !== undefined) decision.category = actions.category;
+    if (actions.route !== undefined) decision.route = actions.route;
+    if (rule.muteMs !== undefined) decision.mutedUntil = new Date(now.getTime() + rule.muteMs);
+  }
+  return decision;
+}
+
+function compileMatch(match: RoutingRule['match'], problem: (path: string[], message: string) => void): Test[] {
+  const tests: Test[] = [];
+  if (match.service !== undefined) {
+    const test = compileNames(match.service);
+    tests.push((data) => test(data.service));
+  }
+  if (match.environment !== undefined) {
+    const test = compileNames(match.environment);
+    tests.push((data) => test(data.environment));
+  }
+  if (match.kind !== undefined) {
+    const test = compileNames(match.kind);
+    tests.push((data) => test(data.kind));
+  }
+  if (match.severity !== undefined) {
+    const allowed = new Set<Severity>(Array.isArray(match.severity) ? match.severity : [match.severity]);
+    tests.push((data) => allowed.has(data.severity));
+  }
+  if (match.min_severity !== undefined) {
+    const minimum = SEVERITY_RANK[match.min_severity];
+    tests.push((data) => SEVERITY_RANK[data.severity] >= minimum);
+  }
+  if (match.message !== undefined) {
+    const regex = compileRegex(match.message, (message) => problem(['message'], message));
+    if (regex) tests.push((data) => regex.test(data.message));
+  }
+  for (const [name, expected] of Object.entries(match.attributes ?? {})) {
+    tests.push(compileAttribute(name, expected, (message) => problem(['attributes', name], message)));
+  }
+  return tests;
+}
+
+function compileAttribute(name: string, expected: string | number | boolean, problem: (message: string) => void): Test {
+  const valueOf = (data: ErrorReported) => {
+    const value = data.attributes?.[name];
+    return value === undefined || value === null ? undefined : String(value);
+  };
+  if (typeof expected === 'string' && expected.startsWith('re:')) {
+    const regex = compileRegex(expected.slice(3), problem);
+    return (data) => {
+      const value = valueOf(data);
+      return regex !== undefined && value !== undefined && regex.test(value);
+    };
+  }
+  // YAML reads `code: 500` as a number and `canary: true` as a boolean; attributes may carry either form.
+  const text = String(expected);
+  return (data) => valueOf(data) === text;
+}
+
+function compileNames(patterns: string | string[]): (value: string) => boolean {
+  const list = Array.isArray(patterns) ? patterns : [patterns];
+  const exact = new Set(list.filter((pattern) => !pattern.includes('*')));
+  const globs = list
+    .filter((pattern) => pattern.includes('*'))
+    .map((glob) => new RegExp(`^${glob.split('*').map(escapeRegExp).join('.*')}$`, 's'));
+  return (value) => exact.has(value) || globs.some((glob) => glob.test(value));
+}
+
+function compileRegex(source: string, problem: (message: string) => void): RegExp | undefined {
+  if (source.length === 0) {
+    problem('empty regular expression after "re:"');
+    return undefined;
+  }
+  try {
+    return new RegExp(source);
+  } catch (error) {
+    problem(`invalid regular expression: ${(error as Error).message.replace(/^Invalid regular expression: /, '')}`);
+    return undefined;
+  }
+}
+
+/** Milliseconds of a duration such as 30s, 5m, 2h or 1d, or a message saying why the text is not one. */
+function parseDuration(text: string): number | string {
+  const parsed = DURATION.exec(text);
+  if (!parsed) return `invalid duration "${text}": write a whole number and a unit s, m, h or d (30s, 5m, 2h, 1d)`;
+  const ms = Number(parsed[1]) * UNIT_MS[parsed[2]!]!;
+  if (ms > MAX_MUTE_MS) return `duration "${text}" is longer than 30d: use drop for errors to ignore for good`;
+  return ms;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+// A field that takes a value or a list of values is a union in the schema, and ajv reports every branch that
+// failed. Keep the errors of the branch the operator wrote (a list or not) and say a list is allowed too.
+const VALUE_OR_LIST = /^rules\.\d+\.match\.(service|environment|kind|severity)$/;
+
+function readableErrors(errors: readonly RulesProblem[], value: unknown): RulesProblem[] {
+  const atPath = new Map<string, string[]>();
+  for (const { path, message } of errors) atPath.set(path, [...(atPath.get(path) ?? []), message]);
+  const readable: RulesProblem[] = [];
+  for (const [path, messages] of atPath) {
+    let kept = messages.filter((message) => message !== 'must match a schema in anyOf');
+    if (kept.some((message) => message.startsWith('must be one of'))) {
+      kept = kept.filter((message) => message !== 'must be string');
+    }
+    if (VALUE_OR_LIST.test(path)) {
+      // A list whose entries are wrong fails at the entries' own paths: nothing to say about the list itself.
+      const arrayLevel = (message: string) => message === 'must be array' || message.startsWith('must NOT have');
+      kept = Array.isArray(valueAt(value, splitPath(path)))
+        ? kept.filter(arrayLevel)
+        : kept.filter((message) => !arrayLevel(message)).map((message) => `${message}, or a list of them`);
+    } else if (kept.length === 0) {
+      kept = messages.slice(0, 1);
+    }
+    const types = kept.flatMap((message) => /^must be (\w+)$/.exec(message)?.[1] ?? []);
+    if (types.length > 1) {
+      const last = types.pop();
+      kept = [...kept.filter((message) => !/^must be \w+$/.test(message)), `must be ${types.join(', ')} or ${last}`];
+    }
+    for (const message of new Set(kept)) readable.push({ path, message });
+  }
+  return readable;
+}
+
+function splitPath(path: string): string[] {
+  return path === '' ? [] : path.split('.');
+}
+
+function valueAt(value: unknown, path: string[]): unknown {
+  let current = value;
+  for (const key of path) {
+    if (current === null || typeof current !== 'object') return undefined;
+    current = (current as Record<string, unknown>)[key];
+  }
+  return current;
+}
+
+function withLine(path: string, message: string, line: number | undefined): RulesProblem {
+  return { path, message: line === undefined ? message : `${message} (line ${line})` };
+}
+
+/** The line of the deepest node the path reaches (a missing property is reported at its parent). */
+function lineOfPath(document: Document, lineCounter: LineCounter, path: string[]): number | undefined {
+  for (let depth = path.length; depth >= 0; depth--) {
+    const node: unknown = depth === 0 ? document.contents : document.getIn(path.slice(0, depth), true);
+    if (isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
+  }
+  return undefined;
+}

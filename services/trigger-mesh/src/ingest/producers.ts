@@ -1,0 +1,142 @@
+// Producer credentials for HTTP ingest: bearer tokens (kept only as sha256) or HMAC-signed bodies.
+import { validateSchema } from '@grace/contracts';
+import { Type, type Static } from '@sinclair/typebox';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { parse as parseYaml } from 'yaml';
+
+export const ProducersFile = Type.Object(
+  {
+    producers: Type.Array(
+      Type.Union([
+        Type.Object(
+          {
+            name: Type.String({ pattern: '^[a-z0-9][a-z0-9._-]{0,63}$' }),
+            bearer_sha256: Type.String({ pattern: '^[0-9a-f]{64}$', description: 'sha256 (hex) of the bearer token' }),
+            service: Type.Optional(Type.String({ maxLength: 128, description: 'default service for its events' })),
+          },
+          { additionalProperties: false },
+        ),
+        Type.Object(
+          {
+            name: Type.String({ pattern: '^[a-z0-9][a-z0-9._-]{0,63}$' }),
+            hmac_secret_env: Type.String({
+              pattern: '^[A-Z_][A-Z0-9_]*$',
+              description: 'the environment variable holding the HMAC-SHA256 key',
+            }),
+            service: Type.Optional(Type.String({ maxLength: 128 })),
+          },
+          { additionalProperties: false },
+        ),
+      ]),
+      { maxItems: 1_000 },
+    ),
+  },
+  { additionalProperties: false },
+);
+export type ProducersFile = Static<typeof ProducersFile>;
+
+export interface Producer {
+  name: string;
+  kind: 'bearer' | 'hmac';
+  /** sha256 of the bearer token, or of the HMAC key (recorded, never the key itself). */
+  credentialSha256: string;
+  hmacKey?: Buffer;
+  service?: string;
+}
+
+export interface Producers {
+  list: Producer[];
+  byBearerHash: Map<string, Producer>;
+  byName: Map<string, Producer>;
+}
+
+export const NO_PRODUCERS: Producers = { list: [], byBearerHash: new Map(), byName: new Map() };
+
+const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
+
+/** Parse and validate a producers file; HMAC keys are read from the environment now. */
+export function parseProducers(text: string, env: NodeJS.ProcessEnv = process.env): Producers {
+  const file = validateSchema<ProducersFile>(ProducersFile, parseYaml(text));
+  if (!file.ok) throw new Error(file.errors.map((e) => `${e.path || '(root)'}: ${e.message}`).join('; '));
+  const list: Producer[] = [];
+  const names = new Set<string>();
+  for (const [i, p] of file.value.producers.entries()) {
+    if (names.has(p.name)) throw new Error(`producers.${i}.name: "${p.name}" is listed twice`);
+    names.add(p.name);
+    if ('bearer_sha256' in p) {
+      list.push({
+        name: p.name,
+        kind: 'bearer',
+        credentialSha256: p.bearer_sha256,
+        ...(p.service ? { service: p.service } : {}),
+      });
+    } else {
+      const key = env[p.hmac_secret_env];
+      if (!key)
+        throw new Error(`producers.${i}: environment variable ${p.hmac_secret_env} (HMAC key of ${p.name}) is not set`);
+      list.push({
+        name: p.name,
+        kind: 'hmac',
+        credentialSha256: sha256(key),
+        hmacKey: Buffer.from(key),
+        ...(p.service ? { service: p.service } : {}),
+      });
+    }
+  }
+  return {
+    list,
+    byBearerHash: new Map(list.filter((p) => p.kind === 'bearer').map((p) => [p.credentialSha256, p])),
+    byName: new Map(list.map((p) => [p.name, p])),
+  };
+}
+
+export const SIGNATURE_MAX_SKEW_S = 300;
+
+export type AuthResult = { ok: true; producer: Producer } | { ok: false; reason: string };
+
+/**
+ * Who sent this request: `Authorization: Bearer <token>`, or `X-Grace-Producer`, `X-Grace-Timestamp` (unix
+ * seconds) and `X-Grace-Signature: sha256=<hex HMAC of "<timestamp>.<raw body>">`.
+ */
+export function authenticate(
+  producers: Producers,
+  headers: Record<string, string | string[] | undefined>,
+  rawBody: Buffer,
+  nowMs: number,
+): AuthResult {
+  const header = (name: string) => {
+    const v = headers[name];
+    return Array.isArray(v) ? v[0] : v;
+  };
+  const authorization = header('authorization');
+  if (authorization) {
+    const match = /^Bearer\s+(\S{8,512})$/i.exec(authorization);
+    if (!match) return { ok: false, reason: 'Authorization must be "Bearer <token>"' };
+    const producer = producers.byBearerHash.get(sha256(match[1]!));
+    return producer ? { ok: true, producer } : { ok: false, reason: 'unknown bearer token' };
+  }
+  const name = header('x-grace-producer');
+  const timestamp = header('x-grace-timestamp');
+  const signature = header('x-grace-signature');
+  if (!name && !signature) return { ok: false, reason: 'no credentials: send a bearer token or an HMAC signature' };
+  if (!name || !timestamp || !signature) {
+    return { ok: false, reason: 'an HMAC request needs X-Grace-Producer, X-Grace-Timestamp and X-Grace-Signature' };
+  }
+  const producer = producers.byName.get(name);
+  if (!producer?.hmacKey) return { ok: false, reason: `no HMAC producer named "${name}"` };
+  const ts = Number(timestamp);
+  if (!Number.isInteger(ts) || Math.abs(nowMs / 1000 - ts) > SIGNATURE_MAX_SKEW_S) {
+    return { ok: false, reason: `X-Grace-Timestamp must be unix seconds within ${SIGNATURE_MAX_SKEW_S} s of now` };
+  }
+  const expected = createHmac('sha256', producer.hmacKey).update(`${timestamp}.`).update(rawBody).digest();
+  const given = /^sha256=([0-9a-f]{64})$/.exec(signature);
+  if (!given || !timingSafeEqual(Buffer.from(given[1]!, 'hex'), expected))
+    return { ok: false, reason: 'bad signature' };
+  return { ok: true, producer };
+}
+
+/** Sign a body the way `authenticate` checks it (for producers and tests). */
+export function signBody(key: string, rawBody: string | Buffer, timestampS: number): Record<string, string> {
+  const mac = createHmac('sha256', key).update(`${timestampS}.`).update(rawBody).digest('hex');
+  return { 'x-grace-timestamp': String(timestampS), 'x-grace-signature': `sha256=${mac}` };
+}

@@ -1,0 +1,5 @@
+// trigger-mesh: `node main.js` runs the service, `node main.js migrate` only migrates its schema.
+import { runService } from '@grace/service-kit';
+import { triggerMesh } from './service.js';
+
+runService(triggerMesh);

@@ -1,0 +1,333 @@
+// trigger_mesh tables and every query trigger-mesh runs on them.
+import type { EventData } from '@grace/contracts';
+import {
+  sql,
+  type ColumnType,
+  type Generated,
+  type Insertable,
+  type Kysely,
+  type Selectable,
+  type Transaction,
+} from 'kysely';
+
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+type BigCount = ColumnType<string, number | string, number | string>;
+
+export interface CapturesTable {
+  id: Generated<string>;
+  fingerprint: string;
+  environment: string;
+  service: string;
+  kind: string;
+  message: string;
+  severity: EventData<'error.reported'>['severity'];
+  category: string | null;
+  stack: string | null;
+  attributes: ColumnType<Record<string, unknown> | null, string | null, string | null>;
+  route: string | null;
+  muted_until: Timestamp | null;
+  security_flags: string[];
+  first_seen: Timestamp;
+  last_seen: Timestamp;
+  total_count: BigCount;
+  window_started_at: Timestamp;
+  window_count: number;
+  storm: boolean;
+  emitted_count: number;
+  last_emitted_at: Timestamp | null;
+  last_emit_event_id: string | null;
+  last_event_id: string;
+  last_correlation_id: string;
+}
+
+export interface Database {
+  captures: CapturesTable;
+  occurrences: {
+    id: Generated<string>;
+    capture_id: string;
+    event_id: string;
+    occurred_at: Timestamp;
+    received_at: Generated<Date>;
+    message: string;
+    attributes: ColumnType<Record<string, unknown> | null, string | null, string | null>;
+    origin: string | null;
+  };
+  drops: {
+    rule: string;
+    service: string;
+    environment: string;
+    count: BigCount;
+    first_dropped_at: Timestamp;
+    last_dropped_at: Timestamp;
+  };
+  rule_versions: {
+    version: Generated<number>;
+    checksum: string;
+    source: string;
+    path: string;
+    loaded_at: Generated<Date>;
+  };
+  producers: { name: string; kind: 'bearer' | 'hmac'; credential_sha256: string; updated_at: Generated<Date> };
+  alert_resolutions: {
+    id: Generated<string>;
+    fingerprint: string;
+    alertname: string;
+    labels: ColumnType<Record<string, string>, string, string>;
+    starts_at: Timestamp | null;
+    ends_at: Timestamp | null;
+    producer: string;
+    received_at: Generated<Date>;
+  };
+}
+
+export type Capture = Selectable<CapturesTable>;
+type Db = Kysely<Database> | Transaction<Database>;
+
+export interface Occurrence {
+  eventId: string;
+  correlationId: string;
+  fingerprint: string;
+  environment: string;
+  service: string;
+  kind: string;
+  message: string;
+  severity: CapturesTable['severity'];
+  category: string | null;
+  stack: string | null;
+  attributes: Record<string, unknown> | null;
+  route: string | null;
+  mutedUntil: Date | null;
+  securityFlags: string[];
+  occurredAt: Date;
+  now: Date;
+  storm: boolean;
+}
+
+export interface Windowing {
+  windowMs: number;
+  emitIntervalMs: number;
+}
+
+/**
+ * Count one occurrence into its capture in a single statement. The statement also decides whether this
+ * occurrence is announced now: the first of a window, or the first after the emit interval, and never
+ * during a storm (the sweeper announces storms at the interval). `last_emit_event_id` = this event's id
+ * says "announce it".
+ */
+export async function countOccurrence(
+  db: Db,
+  o: Occurrence,
+  w: Windowing,
+): Promise<{ capture: Capture; announce: boolean }> {
+  const expired = sql<boolean>`captures.window_started_at <= ${o.now}::timestamptz - make_interval(secs => ${w.windowMs / 1000})`;
+  const intervalOver = sql<boolean>`(captures.last_emitted_at is null or captures.last_emitted_at <= ${o.now}::timestamptz - make_interval(secs => ${w.emitIntervalMs / 1000}))`;
+  const announce = sql<boolean>`(not ${o.storm} and (${expired} or ${intervalOver}))`;
+  const windowCount = sql<number>`case when ${expired} then 1 else captures.window_count + 1 end`;
+  const row: Insertable<CapturesTable> = {
+    fingerprint: o.fingerprint,
+    environment: o.environment,
+    service: o.service,
+    kind: o.kind,
+    message: o.message,
+    severity: o.severity,
+    category: o.category,
+    stack: o.stack,
+    attributes: o.attributes ? JSON.stringify(o.attributes) : null,
+    route: o.route,
+    muted_until: o.mutedUntil,
+    security_flags: o.securityFlags,
+    first_seen: o.occurredAt,
+    last_seen: o.occurredAt,
+    total_count: 1,
+    window_started_at: o.now,
+    window_count: 1,
+    storm: o.storm,
+    emitted_count: o.storm ? 0 : 1,
+    last_emitted_at: o.storm ? null : o.now,
+    last_emit_event_id: o.storm ? null : o.eventId,
+    last_event_id: o.eventId,
+    last_correlation_id: o.correlationId,
+  };
+  const capture = await db
+    .insertInto('captures')
+    .values(row)
+    .onConflict((oc) =>
+      oc.columns(['fingerprint', 'environment']).doUpdateSet({
+        service: (eb) => eb.ref('excluded.service'),
+        kind: (eb) => eb.ref('excluded.kind'),
+        message: (eb) => eb.ref('excluded.message'),
+        severity: (eb) => eb.ref('excluded.severity'),
+        category: sql`coalesce(excluded.category, captures.category)`,
+        stack: sql`coalesce(excluded.stack, captures.stack)`,
+        attributes: (eb) => eb.ref('excluded.attributes'),
+        route: (eb) => eb.ref('excluded.route'),
+        muted_until: sql`greatest(excluded.muted_until, captures.muted_until)`,
+        security_flags: sql`array(select distinct unnest(captures.security_flags || excluded.security_flags))`,
+        first_seen: sql`least(captures.first_seen, excluded.first_seen)`,
+        last_seen: sql`greatest(captures.last_seen, excluded.last_seen)`,
+        total_count: sql`captures.total_count + 1`,
+        window_started_at: sql`case when ${expired} then ${o.now}::timestamptz else captures.window_started_at end`,
+        window_count: windowCount,
+        storm: sql`case when ${expired} then ${o.storm} else captures.storm or ${o.storm} end`,
+        emitted_count: sql`case when ${announce} then ${windowCount} when ${expired} then 0 else captures.emitted_count end`,
+        last_emitted_at: sql`case when ${announce} then ${o.now}::timestamptz else captures.last_emitted_at end`,
+        last_emit_event_id: sql`case when ${announce} then ${o.eventId} else captures.last_emit_event_id end`,
+        last_event_id: (eb) => eb.ref('excluded.last_event_id'),
+        last_correlation_id: (eb) => eb.ref('excluded.last_correlation_id'),
+      }),
+    )
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return { capture, announce: capture.last_emit_event_id === o.eventId };
+}
+
+export async function insertOccurrence(db: Db, captureId: string, o: Occurrence & { origin?: string }): Promise<void> {
+  await db
+    .insertInto('occurrences')
+    .values({
+      capture_id: captureId,
+      event_id: o.eventId,
+      occurred_at: o.occurredAt,
+      message: o.message,
+      attributes: o.attributes ? JSON.stringify(o.attributes) : null,
+      origin: o.origin ?? null,
+    })
+    .execute();
+}
+
+export async function countDrop(db: Db, rule: string, service: string, environment: string, now: Date): Promise<void> {
+  await db
+    .insertInto('drops')
+    .values({ rule, service, environment, count: 1, first_dropped_at: now, last_dropped_at: now })
+    .onConflict((oc) =>
+      oc.columns(['rule', 'service', 'environment']).doUpdateSet({
+        count: sql`drops.count + 1`,
+        last_dropped_at: sql`greatest(drops.last_dropped_at, excluded.last_dropped_at)`,
+      }),
+    )
+    .execute();
+}
+
+/** Captures whose counts were not announced and whose interval is over (claimed, so replicas share them). */
+export async function claimUnannounced(db: Transaction<Database>, now: Date, emitIntervalMs: number, limit: number) {
+  return db
+    .selectFrom('captures')
+    .selectAll()
+    .where(sql<boolean>`window_count > emitted_count`)
+    .where((eb) =>
+      eb.or([
+        eb('last_emitted_at', 'is', null),
+        eb('last_emitted_at', '<=', sql<Date>`${now}::timestamptz - make_interval(secs => ${emitIntervalMs / 1000})`),
+      ]),
+    )
+    .orderBy('last_seen')
+    .limit(limit)
+    .forUpdate()
+    .skipLocked()
+    .execute();
+}
+
+export async function markAnnounced(db: Transaction<Database>, capture: Capture, now: Date, eventId: string) {
+  await db
+    .updateTable('captures')
+    .set({ emitted_count: capture.window_count, last_emitted_at: now, last_emit_event_id: eventId })
+    .where('id', '=', capture.id)
+    .execute();
+}
+
+export async function pruneOccurrences(db: Db, retentionHours: number): Promise<number> {
+  const result = await db
+    .deleteFrom('occurrences')
+    .where('received_at', '<', sql<Date>`now() - make_interval(hours => ${retentionHours})`)
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
+
+export async function recordRuleVersion(db: Db, checksum: string, source: string, path: string): Promise<void> {
+  await db
+    .insertInto('rule_versions')
+    .values({ checksum, source, path })
+    .onConflict((oc) => oc.column('checksum').doNothing())
+    .execute();
+}
+
+export async function syncProducers(
+  db: Kysely<Database>,
+  producers: { name: string; kind: 'bearer' | 'hmac'; credentialSha256: string }[],
+) {
+  await db.transaction().execute(async (trx) => {
+    await trx
+      .deleteFrom('producers')
+      .where('name', 'not in', ['', ...producers.map((p) => p.name)])
+      .execute();
+    for (const p of producers) {
+      await trx
+        .insertInto('producers')
+        .values({ name: p.name, kind: p.kind, credential_sha256: p.credentialSha256 })
+        .onConflict((oc) =>
+          oc
+            .column('name')
+            .doUpdateSet({ kind: p.kind, credential_sha256: p.credentialSha256, updated_at: sql`now()` }),
+        )
+        .execute();
+    }
+  });
+}
+
+export async function recordResolvedAlerts(
+  db: Db,
+  producer: string,
+  alerts: {
+    fingerprint: string;
+    alertname: string;
+    labels: Record<string, string>;
+    starts_at: string;
+    ends_at: string;
+  }[],
+): Promise<void> {
+  if (alerts.length === 0) return;
+  await db
+    .insertInto('alert_resolutions')
+    .values(
+      alerts.map((a) => ({
+        fingerprint: a.fingerprint,
+        alertname: a.alertname,
+        labels: JSON.stringify(a.labels),
+        starts_at: a.starts_at || null,
+        ends_at: a.ends_at || null,
+        producer,
+      })),
+    )
+    .execute();
+}
+
+export interface CaptureFilter {
+  service?: string;
+  environment?: string;
+  fingerprint?: string;
+  kind?: string;
+  severity?: string;
+  storm?: boolean;
+  from?: string;
+  to?: string;
+  /** Keyset cursor: (last_seen, id) of the last item of the previous page. */
+  after?: { lastSeen: string; id: string };
+  limit: number;
+}
+
+export async function listCaptures(db: Db, f: CaptureFilter): Promise<Capture[]> {
+  let q = db.selectFrom('captures').selectAll();
+  if (f.service) q = q.where('service', '=', f.service);
+  if (f.environment) q = q.where('environment', '=', f.environment);
+  if (f.fingerprint) q = q.where('fingerprint', '=', f.fingerprint);
+  if (f.kind) q = q.where('kind', '=', f.kind);
+  if (f.severity) q = q.where('severity', '=', f.severity as CapturesTable['severity']);
+  if (f.storm !== undefined) q = q.where('storm', '=', f.storm);
+  if (f.from) q = q.where('last_seen', '>=', new Date(f.from));
+  if (f.to) q = q.where('last_seen', '<', new Date(f.to));
+  if (f.after) {
+    const { lastSeen, id } = f.after;
+    q = q.where(sql<boolean>`(last_seen, id) < (${lastSeen}::timestamptz, ${id}::uuid)`);
+  }
+  return q.orderBy('last_seen', 'desc').orderBy('id', 'desc').limit(f.limit).execute();
+}
