@@ -43,6 +43,18 @@ export interface HandlerContext<DB> {
 
 export type Handler<DB, S extends EventSubject> = (event: GraceEvent<S>, ctx: HandlerContext<DB>) => Promise<void>;
 
+export interface BatchContext<DB> {
+  trx: Transaction<DB>;
+  /** The emit of one event of the batch (events it emits carry that event's correlation id). */
+  emitFor: (event: GraceEvent) => Emit;
+  log: Logger;
+}
+
+export type BatchHandler<DB, S extends EventSubject> = (
+  events: GraceEvent<S>[],
+  ctx: BatchContext<DB>,
+) => Promise<void>;
+
 export interface ConsumerDefinition<DB, S extends EventSubject = EventSubject> {
   subject: S;
   handler: Handler<DB, S>;
@@ -56,6 +68,12 @@ export interface ConsumerDefinition<DB, S extends EventSubject = EventSubject> {
    * handled again one by one, so anything a handler does outside the transaction could happen twice.
    */
   batch?: number;
+  /**
+   * Handles a whole batch at once (with `batch` > 1), e.g. one multi-row statement instead of one per event;
+   * without it the batch runs `handler` for each event in turn. Its events are new (redeliveries are
+   * filtered out). After a failed batch, `handler` handles each event on its own.
+   */
+  handleBatch?: BatchHandler<DB, S>;
   /**
    * Applied to what a dead letter carries of the event (its JSON text, or the raw payload), so a dead
    * letter never keeps what the service would not store (e.g. trigger-mesh redacts secrets).
@@ -366,21 +384,42 @@ export class ConsumerRunner<DB> {
           admitted.map((a) => a.event.id),
         );
         const seen = new Set<string>();
-        for (const { msg, event } of admitted) {
-          if (!fresh.has(event.id) || seen.has(event.id)) continue;
+        const handled = admitted.filter(({ event }) => {
+          if (!fresh.has(event.id) || seen.has(event.id)) return false;
           seen.add(event.id);
-          const ctx: HandlerContext<DB> = {
+          return true;
+        });
+        const handleBatch = this.def.handleBatch;
+        if (handleBatch && handled.length > 0) {
+          const byEvent = new Map(handled.map(({ event }) => [event, this.emitterFor(event, emitted)]));
+          const ctx: BatchContext<DB> = {
             trx: trx as unknown as Transaction<DB>,
-            emit: this.emitterFor(event, emitted),
-            log: this.logFor(msg, event),
-            deliveryCount: msg.info.deliveryCount,
+            emitFor: (event) => byEvent.get(event) ?? this.emitterFor(event, emitted),
+            log,
           };
-          await withTimeout(this.def.handler(event, ctx), this.handlerTimeoutMs, `handler for ${subject}`);
+          await withTimeout(
+            handleBatch(
+              handled.map((a) => a.event),
+              ctx,
+            ),
+            this.handlerTimeoutMs,
+            `batch handler for ${subject}`,
+          );
+        } else if (!handleBatch) {
+          for (const { msg, event } of handled) {
+            const ctx: HandlerContext<DB> = {
+              trx: trx as unknown as Transaction<DB>,
+              emit: this.emitterFor(event, emitted),
+              log: this.logFor(msg, event),
+              deliveryCount: msg.info.deliveryCount,
+            };
+            await withTimeout(this.def.handler(event, ctx), this.handlerTimeoutMs, `handler for ${subject}`);
+          }
         }
         await writeOutbox(trx, emitted);
       });
     } catch (err) {
-      log.debug(
+      log.info(
         { err: errorMessage(err), consumer: this.durable, events: admitted.length },
         'batch failed; handling its events one by one',
       );

@@ -134,8 +134,13 @@ export async function count(sandbox: Sandbox, table: string, where = 'true'): Pr
 }
 
 /** Run a TypeScript file as its own Node process (workspace packages from source); output is collected. */
-export function spawnTs(path: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess & { output: () => string } {
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', path, ...args], {
+export function spawnTs(
+  path: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  nodeArgs: string[] = [],
+): ChildProcess & { output: () => string } {
+  const child = spawn(process.execPath, [...nodeArgs, '--conditions=source', '--import', 'tsx', path, ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -5,12 +5,20 @@ import { startService, type RunningService } from '../src/index.js';
 import { ledgerService, type LedgerDb } from './fixtures/ledger-service.js';
 import { count, createSandbox, readStream, sampleReported, waitFor, type Sandbox } from './support.js';
 
-describe('a batched consumer', () => {
+describe.each([
+  ['per-event handler', 'false'],
+  ['whole-batch handler', 'true'],
+])('a batched consumer (%s)', (_label, handleBatch) => {
   let sandbox: Sandbox;
   let service: RunningService<LedgerDb, unknown>;
 
   beforeAll(async () => {
-    sandbox = await createSandbox('batch', { LEDGER_BATCH: '25', CONSUMER_CONCURRENCY: '25', MAX_ATTEMPTS: '2' });
+    sandbox = await createSandbox('batch', {
+      LEDGER_BATCH: '25',
+      CONSUMER_CONCURRENCY: '25',
+      MAX_ATTEMPTS: '2',
+      LEDGER_HANDLE_BATCH: handleBatch,
+    });
     service = (await startService(ledgerService, sandbox.env)) as RunningService<LedgerDb, unknown>;
   });
 

@@ -22,14 +22,20 @@ const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 
 async function run(rate: number) {
   const namespace = `bench_${randomBytes(3).toString('hex')}`;
-  const service = spawnTs(main, [], {
-    DATABASE_URL,
-    NATS_URL,
-    GRACE_NAMESPACE: namespace,
-    DB_SCHEMA: namespace,
-    HTTP_PORT: '0',
-    LOG_LEVEL: 'info',
-  });
+  const service = spawnTs(
+    main,
+    [],
+    {
+      DATABASE_URL,
+      NATS_URL,
+      GRACE_NAMESPACE: namespace,
+      DB_SCHEMA: namespace,
+      HTTP_PORT: '0',
+      LOG_LEVEL: 'info',
+    },
+    // e.g. BENCH_SERVICE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the service.
+    (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean),
+  );
   const pool = new pg.Pool({ connectionString: DATABASE_URL, max: 1 });
   await waitFor(
     'trigger-mesh to start',
@@ -79,6 +85,11 @@ async function run(rate: number) {
   );
   const ingestSeconds = (performance.now() - started) / 1000;
   sub.unsubscribe();
+  const warnings = service
+    .output()
+    .split('\n')
+    .filter((l) => /"level":"(warn|error|fatal)"/.test(l));
+  if (process.env.BENCH_DEBUG) console.error(warnings.slice(0, 20).join('\n'));
   service.kill('SIGTERM');
   await new Promise((r) => service.once('exit', r));
   const jsm = await jetstreamManager(nc);
@@ -92,6 +103,7 @@ async function run(rate: number) {
     offered_per_s: offeredPerSecond,
     ingested_per_s: Math.round(offered / ingestSeconds),
     distinct_announced: latencies.length,
+    service_warnings: warnings.length,
     reported_to_captured_ms: latencySummary(latencies),
   };
 }

@@ -14,11 +14,12 @@ export function startAnnouncer(
       const now = new Date();
       const rows = await claimUnannounced(trx, now, emitIntervalMs, 500);
       for (const row of rows) {
-        const event = emit('error.captured', capturedData(row, row.last_event_id), {
+        const announced = { ...row, announcements: row.announcements + 1 };
+        const event = emit('error.captured', capturedData(announced, row.last_event_id), {
           correlationid: row.last_correlation_id,
         });
         await markAnnounced(trx, row, now, event.id);
-        metrics.announced.inc({ update: String(row.window_count > 1) });
+        metrics.announced.inc({ update: String(announced.announcements > 1) });
       }
       return rows.length;
     });

@@ -60,6 +60,7 @@ export const triggerMesh: ServiceDefinition<Database, typeof config> = {
     });
     const windowing = { windowMs: c.DEDUPE_WINDOW_MS, emitIntervalMs: c.EMIT_INTERVAL_MS };
     const announcer = startAnnouncer(runtime, c.EMIT_INTERVAL_MS, metrics);
+    const capture = captureError({ rules: () => rules?.current() ?? EMPTY_RULES, storm, windowing, metrics });
     const housekeeping = setInterval(() => {
       storm.prune(Date.now());
       void pruneOccurrences(db, c.OCCURRENCE_RETENTION_HOURS).catch((err) =>
@@ -77,7 +78,8 @@ export const triggerMesh: ServiceDefinition<Database, typeof config> = {
           concurrency: Math.max(c.CONSUMER_CONCURRENCY, c.INGEST_BATCH),
           // Dead letters of raw reports keep no secrets either.
           redact: (text) => huntText(text, 'dead_letter').text,
-          handler: captureError({ rules: () => rules?.current() ?? EMPTY_RULES, storm, windowing, metrics }),
+          handleBatch: capture.handleBatch,
+          handler: capture.handler,
         }),
       ],
       queries: { 'trigger-mesh.query.captures': capturesQuery(db) },

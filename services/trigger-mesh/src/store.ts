@@ -34,6 +34,7 @@ export interface CapturesTable {
   window_count: number;
   storm: boolean;
   emitted_count: number;
+  announcements: number;
   last_emitted_at: Timestamp | null;
   last_emit_event_id: string | null;
   last_event_id: string;
@@ -83,11 +84,15 @@ export interface Database {
 export type Capture = Selectable<CapturesTable>;
 type Db = Kysely<Database> | Transaction<Database>;
 
-export interface Occurrence {
-  eventId: string;
-  correlationId: string;
+/** The occurrences of one fingerprint in one environment within a batch, counted in one row update. */
+export interface OccurrenceGroup {
   fingerprint: string;
   environment: string;
+  /** Occurrences in the group. */
+  count: number;
+  /** The last occurrence's event: its id marks an announcement, its text becomes the capture's. */
+  lastEventId: string;
+  lastCorrelationId: string;
   service: string;
   kind: string;
   message: string;
@@ -98,8 +103,9 @@ export interface Occurrence {
   route: string | null;
   mutedUntil: Date | null;
   securityFlags: string[];
-  occurredAt: Date;
-  now: Date;
+  firstOccurredAt: Date;
+  lastOccurredAt: Date;
+  /** Any occurrence of the group arrived over a rate limit. */
   storm: boolean;
 }
 
@@ -109,48 +115,58 @@ export interface Windowing {
 }
 
 /**
- * Count one occurrence into its capture in a single statement. The statement also decides whether this
- * occurrence is announced now: the first of a window, or the first after the emit interval, and never
- * during a storm (the sweeper announces storms at the interval). `last_emit_event_id` = this event's id
- * says "announce it".
+ * Count groups of occurrences into their captures in one statement (rows in key order, so concurrent
+ * batches lock them in one order). The statement also decides, per capture, whether it is announced now:
+ * the first of a window, or the first after the emit interval, never during a storm (the sweeper announces
+ * storms at the interval). `last_emit_event_id` = the group's last event id says "announce it".
  */
-export async function countOccurrence(
+export async function countOccurrences(
   db: Db,
-  o: Occurrence,
+  groups: readonly OccurrenceGroup[],
+  now: Date,
   w: Windowing,
-): Promise<{ capture: Capture; announce: boolean }> {
-  const expired = sql<boolean>`captures.window_started_at <= ${o.now}::timestamptz - make_interval(secs => ${w.windowMs / 1000})`;
-  const intervalOver = sql<boolean>`(captures.last_emitted_at is null or captures.last_emitted_at <= ${o.now}::timestamptz - make_interval(secs => ${w.emitIntervalMs / 1000}))`;
-  const announce = sql<boolean>`(not ${o.storm} and (${expired} or ${intervalOver}))`;
-  const windowCount = sql<number>`case when ${expired} then 1 else captures.window_count + 1 end`;
-  const row: Insertable<CapturesTable> = {
-    fingerprint: o.fingerprint,
-    environment: o.environment,
-    service: o.service,
-    kind: o.kind,
-    message: o.message,
-    severity: o.severity,
-    category: o.category,
-    stack: o.stack,
-    attributes: o.attributes ? JSON.stringify(o.attributes) : null,
-    route: o.route,
-    muted_until: o.mutedUntil,
-    security_flags: o.securityFlags,
-    first_seen: o.occurredAt,
-    last_seen: o.occurredAt,
-    total_count: 1,
-    window_started_at: o.now,
-    window_count: 1,
-    storm: o.storm,
-    emitted_count: o.storm ? 0 : 1,
-    last_emitted_at: o.storm ? null : o.now,
-    last_emit_event_id: o.storm ? null : o.eventId,
-    last_event_id: o.eventId,
-    last_correlation_id: o.correlationId,
-  };
-  const capture = await db
+): Promise<{ capture: Capture; announce: boolean }[]> {
+  if (groups.length === 0) return [];
+  const sorted = [...groups].sort((a, b) =>
+    a.fingerprint === b.fingerprint
+      ? a.environment.localeCompare(b.environment)
+      : a.fingerprint < b.fingerprint
+        ? -1
+        : 1,
+  );
+  const expired = sql<boolean>`captures.window_started_at <= ${now}::timestamptz - make_interval(secs => ${w.windowMs / 1000})`;
+  const intervalOver = sql<boolean>`(captures.last_emitted_at is null or captures.last_emitted_at <= ${now}::timestamptz - make_interval(secs => ${w.emitIntervalMs / 1000}))`;
+  const announce = sql<boolean>`(not excluded.storm and (${expired} or ${intervalOver}))`;
+  const windowCount = sql<number>`case when ${expired} then excluded.window_count else captures.window_count + excluded.window_count end`;
+  const rows: Insertable<CapturesTable>[] = sorted.map((g) => ({
+    fingerprint: g.fingerprint,
+    environment: g.environment,
+    service: g.service,
+    kind: g.kind,
+    message: g.message,
+    severity: g.severity,
+    category: g.category,
+    stack: g.stack,
+    attributes: g.attributes ? JSON.stringify(g.attributes) : null,
+    route: g.route,
+    muted_until: g.mutedUntil,
+    security_flags: g.securityFlags,
+    first_seen: g.firstOccurredAt,
+    last_seen: g.lastOccurredAt,
+    total_count: g.count,
+    window_started_at: now,
+    window_count: g.count,
+    storm: g.storm,
+    emitted_count: g.storm ? 0 : g.count,
+    announcements: g.storm ? 0 : 1,
+    last_emitted_at: g.storm ? null : now,
+    last_emit_event_id: g.storm ? null : g.lastEventId,
+    last_event_id: g.lastEventId,
+    last_correlation_id: g.lastCorrelationId,
+  }));
+  const captures = await db
     .insertInto('captures')
-    .values(row)
+    .values(rows)
     .onConflict((oc) =>
       oc.columns(['fingerprint', 'environment']).doUpdateSet({
         service: (eb) => eb.ref('excluded.service'),
@@ -165,43 +181,67 @@ export async function countOccurrence(
         security_flags: sql`array(select distinct unnest(captures.security_flags || excluded.security_flags))`,
         first_seen: sql`least(captures.first_seen, excluded.first_seen)`,
         last_seen: sql`greatest(captures.last_seen, excluded.last_seen)`,
-        total_count: sql`captures.total_count + 1`,
-        window_started_at: sql`case when ${expired} then ${o.now}::timestamptz else captures.window_started_at end`,
+        total_count: sql`captures.total_count + excluded.total_count`,
+        window_started_at: sql`case when ${expired} then ${now}::timestamptz else captures.window_started_at end`,
         window_count: windowCount,
-        storm: sql`case when ${expired} then ${o.storm} else captures.storm or ${o.storm} end`,
+        storm: sql`case when ${expired} then excluded.storm else captures.storm or excluded.storm end`,
         emitted_count: sql`case when ${announce} then ${windowCount} when ${expired} then 0 else captures.emitted_count end`,
-        last_emitted_at: sql`case when ${announce} then ${o.now}::timestamptz else captures.last_emitted_at end`,
-        last_emit_event_id: sql`case when ${announce} then ${o.eventId} else captures.last_emit_event_id end`,
+        announcements: sql`case when ${announce} and ${expired} then 1 when ${announce} then captures.announcements + 1 when ${expired} then 0 else captures.announcements end`,
+        last_emitted_at: sql`case when ${announce} then ${now}::timestamptz else captures.last_emitted_at end`,
+        last_emit_event_id: sql`case when ${announce} then excluded.last_event_id else captures.last_emit_event_id end`,
         last_event_id: (eb) => eb.ref('excluded.last_event_id'),
         last_correlation_id: (eb) => eb.ref('excluded.last_correlation_id'),
       }),
     )
     .returningAll()
-    .executeTakeFirstOrThrow();
-  return { capture, announce: capture.last_emit_event_id === o.eventId };
+    .execute();
+  return captures.map((capture) => ({ capture, announce: capture.last_emit_event_id === capture.last_event_id }));
 }
 
-export async function insertOccurrence(db: Db, captureId: string, o: Occurrence & { origin?: string }): Promise<void> {
+export interface OccurrenceRow {
+  captureId: string;
+  eventId: string;
+  occurredAt: Date;
+  message: string;
+  attributes: Record<string, unknown> | null;
+  origin: string | null;
+}
+
+export async function insertOccurrences(db: Db, occurrences: readonly OccurrenceRow[]): Promise<void> {
+  if (occurrences.length === 0) return;
   await db
     .insertInto('occurrences')
-    .values({
-      capture_id: captureId,
-      event_id: o.eventId,
-      occurred_at: o.occurredAt,
-      message: o.message,
-      attributes: o.attributes ? JSON.stringify(o.attributes) : null,
-      origin: o.origin ?? null,
-    })
+    .values(
+      occurrences.map((o) => ({
+        capture_id: o.captureId,
+        event_id: o.eventId,
+        occurred_at: o.occurredAt,
+        message: o.message,
+        attributes: o.attributes ? JSON.stringify(o.attributes) : null,
+        origin: o.origin,
+      })),
+    )
     .execute();
 }
 
-export async function countDrop(db: Db, rule: string, service: string, environment: string, now: Date): Promise<void> {
+export interface DropGroup {
+  rule: string;
+  service: string;
+  environment: string;
+  count: number;
+}
+
+/** Count events dropped as noise, per rule, service and environment (rows in key order). */
+export async function countDrops(db: Db, groups: readonly DropGroup[], now: Date): Promise<void> {
+  if (groups.length === 0) return;
+  const key = (g: DropGroup) => `${g.rule}\u0000${g.service}\u0000${g.environment}`;
+  const sorted = [...groups].sort((a, b) => (key(a) < key(b) ? -1 : 1));
   await db
     .insertInto('drops')
-    .values({ rule, service, environment, count: 1, first_dropped_at: now, last_dropped_at: now })
+    .values(sorted.map((g) => ({ ...g, first_dropped_at: now, last_dropped_at: now })))
     .onConflict((oc) =>
       oc.columns(['rule', 'service', 'environment']).doUpdateSet({
-        count: sql`drops.count + 1`,
+        count: sql`drops.count + excluded.count`,
         last_dropped_at: sql`greatest(drops.last_dropped_at, excluded.last_dropped_at)`,
       }),
     )
@@ -230,7 +270,12 @@ export async function claimUnannounced(db: Transaction<Database>, now: Date, emi
 export async function markAnnounced(db: Transaction<Database>, capture: Capture, now: Date, eventId: string) {
   await db
     .updateTable('captures')
-    .set({ emitted_count: capture.window_count, last_emitted_at: now, last_emit_event_id: eventId })
+    .set({
+      emitted_count: capture.window_count,
+      announcements: capture.announcements + 1,
+      last_emitted_at: now,
+      last_emit_event_id: eventId,
+    })
     .where('id', '=', capture.id)
     .execute();
 }

@@ -25,6 +25,8 @@ export const init: Migration = {
       .addColumn('window_count', 'integer', (c) => c.notNull())
       .addColumn('storm', 'boolean', (c) => c.notNull().defaultTo(false))
       .addColumn('emitted_count', 'integer', (c) => c.notNull().defaultTo(0))
+      // Announcements in the current window: the first says update=false, later ones update=true.
+      .addColumn('announcements', 'integer', (c) => c.notNull().defaultTo(0))
       .addColumn('last_emitted_at', 'timestamptz')
       .addColumn('last_emit_event_id', 'text')
       .addColumn('last_event_id', 'text', (c) => c.notNull())
