@@ -1,25 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createEvent, type DeadLetter, type EventData, type GraceEvent } from '@grace/contracts';
+import type { DeadLetter, GraceEvent } from '@grace/contracts';
 import { startService, type RunningService } from '@grace/service-kit';
-import { count, createSandbox, publishRaw, readStream, waitFor, type Sandbox } from '@grace/service-kit/testing';
+import {
+  count,
+  createSandbox,
+  publishRaw,
+  readStream,
+  waitFor,
+  type Sandbox,
+  sampleReported,
+} from '@grace/service-kit/testing';
 import { jetstream } from '@nats-io/jetstream';
 import { triggerMesh } from '../src/service.js';
 import type { Database } from '../src/store.js';
 
-const reported = (overrides: Partial<EventData<'error.reported'>> = {}) =>
-  createEvent(
-    'error.reported',
-    {
-      service: 'checkout',
-      environment: 'production',
-      kind: 'ConnectionRefused',
-      message: 'connect ECONNREFUSED 10.0.0.7:5432',
-      severity: 'error',
-      occurred_at: new Date().toISOString(),
-      ...overrides,
-    },
-    { source: 'test/producer' },
-  );
+const reported = sampleReported;
 
 describe('trigger-mesh capturing errors from NATS', () => {
   let sandbox: Sandbox;

@@ -1,7 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createEvent, type EventData, type GraceEvent } from '@grace/contracts';
+import type { EventData, GraceEvent } from '@grace/contracts';
 import { startService, type RunningService } from '@grace/service-kit';
-import { count, createSandbox, publishRaw, readStream, waitFor, type Sandbox } from '@grace/service-kit/testing';
+import {
+  count,
+  createSandbox,
+  publishRaw,
+  readStream,
+  waitFor,
+  type Sandbox,
+  sampleReported,
+} from '@grace/service-kit/testing';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,19 +17,7 @@ import { triggerMesh } from '../src/service.js';
 import type { Database } from '../src/store.js';
 
 const reported = (overrides: Partial<EventData<'error.reported'>>) =>
-  createEvent(
-    'error.reported',
-    {
-      service: 'checkout',
-      environment: 'production',
-      kind: 'DbTimeout',
-      message: 'query timed out',
-      severity: 'error',
-      occurred_at: new Date().toISOString(),
-      ...overrides,
-    },
-    { source: 'test/producer' },
-  );
+  sampleReported({ kind: 'DbTimeout', message: 'query timed out', ...overrides });
 
 const RULES_V1 = `
 version: 1
