@@ -1,8 +1,9 @@
 // Request and reply schemas of sentinel.query.* (incidents, one incident with its trail, the playbook catalog).
 import { Type } from '@sinclair/typebox';
 import {
+  ActionName,
+  Adapter,
   Environment,
-  ErrorKind,
   Fingerprint,
   Id,
   PageCursor,
@@ -11,9 +12,10 @@ import {
   ServiceName,
   Severity,
   Signature,
+  Tier,
   Timestamp,
+  JsonObject,
 } from '../common.js';
-import { ActionPlan } from '../events/actions.js';
 import { Decision, Incident, IncidentStatus, IncidentTransition } from '../events/incidents.js';
 import { PlaybookStatistics } from '../events/learning.js';
 
@@ -49,28 +51,22 @@ export const IncidentReply = Type.Object(
   { additionalProperties: false },
 );
 
-/** Which errors a playbook applies to; every given list must match, an absent one matches anything. */
-export const PlaybookMatch = Type.Object(
-  {
-    services: Type.Optional(Type.Array(ServiceName, { maxItems: 64 })),
-    kinds: Type.Optional(Type.Array(ErrorKind, { maxItems: 64 })),
-    categories: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 64 })),
-    message_patterns: Type.Optional(
-      Type.Array(Type.String({ minLength: 1, maxLength: 512, description: 'a regular expression' }), { maxItems: 32 }),
-    ),
-    min_severity: Type.Optional(Severity),
-  },
-  { additionalProperties: false },
-);
-
-/** A catalog playbook: its plan is a template (params, checks, expected effect) filled from the error. */
+/**
+ * A catalog playbook as the operator wrote it: which errors it applies to, and the plan template (target,
+ * params, expected effect, checks) whose `{{...}}` slots the sentinel fills from each error. Both keep the
+ * catalog's own format (services/sentinel/playbooks.yaml), so they are passed on as written.
+ */
 export const CatalogPlaybook = Type.Object(
   {
     name: PlaybookName,
     description: Type.Optional(Type.String({ maxLength: 1024 })),
-    applies_to: PlaybookMatch,
-    ...Type.Omit(ActionPlan, ['playbook', 'target']).properties,
+    applies_to: JsonObject,
+    adapter: Adapter,
+    action: ActionName,
+    tier: Tier,
+    timeout_ms: Type.Integer({ minimum: 1 }),
     cooldown_ms: Type.Integer({ minimum: 0 }),
+    template: JsonObject,
     statistics: Type.Array(PlaybookStatistics, {
       maxItems: 100,
       description: 'overall (no signature) and per signature, as the sentinel last learnt them',

@@ -1,0 +1,24 @@
+// sentinel's own settings (on top of the kit's), all from the environment.
+import { Type } from '@sinclair/typebox';
+import { fileURLToPath } from 'node:url';
+
+/** The catalog that ships with the sentinel. */
+export const DEFAULT_PLAYBOOKS_FILE = fileURLToPath(new URL('../playbooks.yaml', import.meta.url));
+
+export const config = {
+  PLAYBOOKS_FILE: Type.String({
+    default: DEFAULT_PLAYBOOKS_FILE,
+    minLength: 1,
+    description: 'playbook catalog (YAML)',
+  }),
+  FILE_POLL_MS: Type.Integer({ default: 1_000, minimum: 10, description: 'how often the catalog is checked' }),
+  MAX_ATTEMPTS: Type.Integer({
+    default: 3,
+    minimum: 1,
+    maximum: 32,
+    description: 'remediation attempts per incident before it is escalated',
+  }),
+  THOMPSON_SEED: Type.Optional(
+    Type.Integer({ description: 'seed the playbook draws (tests, replays); unset: random' }),
+  ),
+};

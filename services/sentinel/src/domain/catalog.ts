@@ -1,0 +1,748 @@
+// The playbook catalog: the operator-owned YAML of playbooks, its schema, matching errors to playbooks, and plans.
+//
+// Semantics (also documented at the top of playbooks.yaml):
+// - A playbook applies to an error when every field of `applies_to` matches and, when `any` is given, at least one
+//   of its entries matches too. An omitted field matches anything; a list matches when any entry does.
+// - `candidatesFor` returns the playbooks that apply, in file order; choosing among them is the sentinel's job.
+// - Templates `{{ variable }}` fill strings of target, params, expected_effect.target_state and checks from the
+//   error. They only substitute text: no expressions, no code. Unknown variables are refused when the file is read.
+import { createHash } from 'node:crypto';
+import {
+  ActionName,
+  Adapter,
+  describeErrors,
+  JsonObject,
+  PlaybookName,
+  REMEDIATION_OPERATIONS,
+  schemas,
+  Severity as SeveritySchema,
+  validateSchema,
+  type EventData,
+  type ValidationError,
+} from '@grace/contracts';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { isNode, LineCounter, parseDocument, type Document } from 'yaml';
+
+const { ActionPlan, ActionTimeoutMs, Check, ExpectedEffect } = schemas;
+type ActionPlan = schemas.ActionPlan;
+type Severity = EventData<'error.captured'>['severity'];
+
+/** What a playbook is matched against and its templates are filled from: the triaged error. */
+export interface TriageInput {
+  service: string;
+  environment: string;
+  kind: string;
+  category?: string;
+  severity: 'debug' | 'info' | 'warning' | 'error' | 'critical';
+  message: string;
+  fingerprint: string;
+  attributes?: Record<string, string | number | boolean | null>;
+}
+
+const NamePattern = Type.String({
+  minLength: 1,
+  maxLength: 256,
+  description: 'an exact name, or a glob where * matches any run of characters',
+});
+const NamePatterns = Type.Union([NamePattern, Type.Array(NamePattern, { minItems: 1, maxItems: 100 })]);
+const Severities = Type.Union([SeveritySchema, Type.Array(SeveritySchema, { minItems: 1, maxItems: 5 })]);
+// Regexes come from the operator and run on every triaged error: bounded in length, compiled once.
+const RegexSource = Type.String({
+  minLength: 1,
+  maxLength: 1024,
+  description: 'a JavaScript regular expression searched in the message, case-insensitive',
+});
+
+const matchFields = {
+  service: Type.Optional(NamePatterns),
+  environment: Type.Optional(NamePatterns),
+  kind: Type.Optional(NamePatterns),
+  category: Type.Optional(NamePatterns),
+  severity: Type.Optional(Severities),
+  min_severity: Type.Optional(SeveritySchema),
+  message: Type.Optional(RegexSource),
+  attributes: Type.Optional(
+    Type.Record(
+      Type.String({ maxLength: 128 }),
+      Type.Union([Type.String({ minLength: 1, maxLength: 1024 }), Type.Number(), Type.Boolean()]),
+      { maxProperties: 32, description: 'attribute name -> exact value, or "re:<regex>"' },
+    ),
+  ),
+};
+
+const Alternative = Type.Object(matchFields, { additionalProperties: false, minProperties: 1 });
+
+const AppliesTo = Type.Object(
+  {
+    ...matchFields,
+    any: Type.Optional(
+      Type.Array(Alternative, {
+        minItems: 1,
+        maxItems: 32,
+        description: 'at least one of these must match as well (each is a set of fields that must all match)',
+      }),
+    ),
+  },
+  { additionalProperties: false, description: 'every given field must match; an omitted field matches anything' },
+);
+
+// A template string: the schema bounds its length; its variables are checked when the file is read.
+const TemplateText = (maxLength: number, extra: object = {}) => Type.String({ minLength: 1, maxLength, ...extra });
+
+const TargetTemplate = Type.Object(
+  {
+    service: Type.Optional(TemplateText(256, { description: "default '{{service}}'" })),
+    environment: Type.Optional(TemplateText(256, { description: "default '{{environment}}'" })),
+    namespace: Type.Optional(TemplateText(256, { description: 'kubernetes namespace' })),
+    deployment: Type.Optional(TemplateText(512, { description: 'kubernetes Deployment name' })),
+    // The scheme is literal so that no error can turn a webhook into another protocol.
+    url: Type.Optional(TemplateText(2048, { pattern: '^https?://', description: 'http adapter webhook' })),
+  },
+  { additionalProperties: false },
+);
+
+const PlaybookDefinition = Type.Object(
+  {
+    name: PlaybookName,
+    description: Type.Optional(Type.String({ maxLength: 1024 })),
+    applies_to: AppliesTo,
+    adapter: Adapter,
+    action: ActionName,
+    target: Type.Optional(TargetTemplate),
+    params: Type.Optional(JsonObject),
+    tier: Type.Union([Type.Literal(1), Type.Literal(2), Type.Literal(3)]),
+    expected_effect: ExpectedEffect,
+    checks: Type.Array(Check, { maxItems: 32 }),
+    timeout_ms: Type.Optional(ActionTimeoutMs),
+    cooldown: Type.String({
+      minLength: 1,
+      maxLength: 16,
+      description: 'a whole number and s, m, h or d (0s for none); at most 7d',
+    }),
+  },
+  { additionalProperties: false },
+);
+export type PlaybookDefinition = Static<typeof PlaybookDefinition>;
+
+export const PlaybookCatalogSchema: TSchema = Type.Object(
+  { version: Type.Literal(1), playbooks: Type.Array(PlaybookDefinition, { maxItems: 200 }) },
+  { additionalProperties: false },
+);
+interface PlaybookCatalogFile {
+  version: 1;
+  playbooks: PlaybookDefinition[];
+}
+
+export interface Playbook {
+  readonly name: string;
+  readonly description?: string;
+  readonly tier: 1 | 2 | 3;
+  readonly cooldownMs: number;
+  readonly timeoutMs: number;
+  readonly adapter: ActionPlan['adapter'];
+  readonly action: string;
+  /** The entry as written in the file, validated, templates unfilled (for the catalog query). */
+  readonly definition: PlaybookDefinition;
+  /** Every variable its templates read, e.g. service, attributes.namespace. */
+  readonly variables: readonly string[];
+  matches(input: TriageInput): boolean;
+}
+
+export interface CompiledCatalog {
+  version: number;
+  /** sha256 hex of the source text. */
+  checksum: string;
+  playbooks: Playbook[];
+  byName: Map<string, Playbook>;
+  /** The playbooks that apply to the error, in file order. */
+  candidatesFor(input: TriageInput): Playbook[];
+}
+
+export interface CatalogProblem {
+  /** Dotted path in the file, e.g. playbooks.2.applies_to.message (indices from 0); empty for the whole file. */
+  path: string;
+  message: string;
+}
+
+export class CatalogError extends Error {
+  readonly errors: CatalogProblem[];
+  constructor(errors: CatalogProblem[]) {
+    super(`invalid playbook catalog: ${describeErrors(errors)}`);
+    this.name = 'CatalogError';
+    this.errors = errors;
+  }
+}
+
+const SEVERITY_RANK: Record<Severity, number> = { debug: 0, info: 1, warning: 2, error: 3, critical: 4 };
+const DURATION = /^(0|[1-9][0-9]{0,6})([smhd])$/;
+const UNIT_MS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+// A longer cooldown is a decision not to run the playbook: remove it from the catalog instead.
+const MAX_COOLDOWN_MS = 7 * 86_400_000;
+const DEFAULT_TIMEOUT_MS = 60_000;
+// Bounds on what a template can produce, whatever the error carries.
+const MAX_RENDERED_LENGTH = 4096;
+const MAX_MESSAGE_INSERT = 512;
+const FIXED_VARIABLES = ['service', 'environment', 'kind', 'category', 'severity', 'fingerprint', 'message'] as const;
+const ATTRIBUTE_VARIABLE = /^attributes\.([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$/;
+const RESERVED_ACTIONS: readonly string[] = REMEDIATION_OPERATIONS;
+
+// ---------------------------------------------------------------------------------------------------- templates
+
+type TemplatePart =
+  string | { readonly variables: readonly string[]; readonly fallback?: string; readonly source: string };
+
+interface CompiledString {
+  readonly parts: readonly TemplatePart[];
+  /** Inserted values are percent-encoded (url fields), so an error cannot change a url's structure. */
+  readonly encode: boolean;
+}
+
+/** A value of the plan with its strings compiled: objects and arrays as they are, strings as templates. */
+type PlanNode = CompiledString | number | boolean | null | readonly PlanNode[] | { readonly [key: string]: PlanNode };
+
+function isCompiledString(node: PlanNode): node is CompiledString {
+  return typeof node === 'object' && node !== null && 'parts' in node && Array.isArray(node.parts);
+}
+
+/** Split a string into literal text and `{{ ... }}` slots; report syntax errors and unknown variables. */
+function compileTemplate(text: string, problem: (message: string) => void): TemplatePart[] {
+  const parts: TemplatePart[] = [];
+  let rest = text;
+  while (rest.length > 0) {
+    const open = rest.indexOf('{{');
+    if (open < 0) {
+      parts.push(rest);
+      break;
+    }
+    if (open > 0) parts.push(rest.slice(0, open));
+    const close = rest.indexOf('}}', open + 2);
+    if (close < 0) {
+      problem(`unclosed template "${rest.slice(open, open + 40)}": close it with }}`);
+      return [];
+    }
+    const source = rest.slice(open, close + 2);
+    const slot = compileSlot(rest.slice(open + 2, close), source, problem);
+    if (slot) parts.push(slot);
+    rest = rest.slice(close + 2);
+  }
+  return parts;
+}
+
+function compileSlot(
+  inner: string,
+  source: string,
+  problem: (message: string) => void,
+): Exclude<TemplatePart, string> | undefined {
+  if (inner.includes('{')) {
+    problem(`templates cannot nest: "${source}"`);
+    return undefined;
+  }
+  const segments = inner.split('|').map((segment) => segment.trim());
+  const variables: string[] = [];
+  let fallback: string | undefined;
+  for (const [index, segment] of segments.entries()) {
+    const filter = /^([A-Za-z_]+)\s*:(.*)$/s.exec(segment);
+    if (filter) {
+      if (filter[1] !== 'default') {
+        problem(`unknown template filter "${filter[1]}" in "${source}": the only filter is default: <text>`);
+        return undefined;
+      }
+      if (index !== segments.length - 1 || index === 0) {
+        problem(`in "${source}", default: must come last, after at least one variable`);
+        return undefined;
+      }
+      fallback = unquote(filter[2]!.trim());
+      continue;
+    }
+    if (segment === '') {
+      problem(`empty template slot in "${source}"`);
+      return undefined;
+    }
+    if (!isKnownVariable(segment)) {
+      problem(
+        `unknown template variable "${segment}" in "${source}": use ${FIXED_VARIABLES.join(', ')} or attributes.<name>`,
+      );
+      return undefined;
+    }
+    variables.push(segment);
+  }
+  return fallback === undefined ? { variables, source } : { variables, fallback, source };
+}
+
+function unquote(text: string): string {
+  return /^(["']).*\1$/s.test(text) ? text.slice(1, -1) : text;
+}
+
+function isKnownVariable(name: string): boolean {
+  return (FIXED_VARIABLES as readonly string[]).includes(name) || ATTRIBUTE_VARIABLE.test(name);
+}
+
+function valueOf(variable: string, input: TriageInput): string | undefined {
+  let value: unknown;
+  const attribute = ATTRIBUTE_VARIABLE.exec(variable);
+  if (attribute) value = input.attributes?.[attribute[1]!];
+  else if (variable === 'message') value = input.message.slice(0, MAX_MESSAGE_INSERT);
+  else value = (input as unknown as Record<string, unknown>)[variable];
+  if (value === undefined || value === null || value === '') return undefined;
+  return String(value);
+}
+
+/** Fill one string; returns the text, or a message saying why it cannot be filled for this error. */
+function renderString(compiled: CompiledString, input: TriageInput): { text: string } | { problem: string } {
+  let text = '';
+  for (const part of compiled.parts) {
+    if (typeof part === 'string') {
+      text += part;
+      continue;
+    }
+    let value: string | undefined;
+    for (const variable of part.variables) {
+      value = valueOf(variable, input);
+      if (value !== undefined) break;
+    }
+    if (value === undefined) {
+      if (part.fallback === undefined) {
+        return { problem: `${part.source} has no value for this error and no default (add | default: <text>)` };
+      }
+      value = part.fallback;
+    } else if (compiled.encode) {
+      value = encodeURIComponent(value);
+    }
+    text += value;
+    if (text.length > MAX_RENDERED_LENGTH) {
+      return { problem: `the filled text is longer than ${MAX_RENDERED_LENGTH} characters` };
+    }
+  }
+  return { text };
+}
+
+/** Compile every string under a value; `templated` collects the paths of strings holding a template. */
+function compileNode(
+  value: unknown,
+  path: string[],
+  problem: (path: string[], message: string) => void,
+  templated: Set<string>,
+): PlanNode {
+  if (typeof value === 'string') {
+    const parts = compileTemplate(value, (message) => problem(path, message));
+    if (parts.some((part) => typeof part !== 'string')) templated.add(path.join('.'));
+    return { parts, encode: path[path.length - 1] === 'url' };
+  }
+  if (Array.isArray(value))
+    return value.map((item, index) => compileNode(item, [...path, String(index)], problem, templated));
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [key, compileNode(item, [...path, key], problem, templated)]),
+    );
+  }
+  return value as number | boolean | null;
+}
+
+function renderNode(node: PlanNode, path: string[], input: TriageInput, problems: ValidationError[]): unknown {
+  if (node === null || typeof node !== 'object') return node;
+  if (isCompiledString(node)) {
+    const result = renderString(node, input);
+    if ('problem' in result) {
+      problems.push({ path: path.join('.'), message: result.problem });
+      return '';
+    }
+    return result.text;
+  }
+  if (Array.isArray(node))
+    return node.map((item: PlanNode, index) => renderNode(item, [...path, String(index)], input, problems));
+  return Object.fromEntries(
+    Object.entries(node).map(([key, item]) => [key, renderNode(item as PlanNode, [...path, key], input, problems)]),
+  );
+}
+
+// ------------------------------------------------------------------------------------------------------ parsing
+
+interface CompiledPlaybook {
+  /** The plan with `playbook` as it will be sent, its strings compiled; paths are the plan's (target.url, ...). */
+  readonly plan: PlanNode;
+}
+
+const compiledPlans = new WeakMap<Playbook, CompiledPlaybook>();
+
+/** Parse, validate and compile a playbook catalog; throws CatalogError listing every problem with its path. */
+export function parseCatalog(text: string): CompiledCatalog {
+  const lineCounter = new LineCounter();
+  const document = parseDocument(text, { lineCounter, prettyErrors: false });
+  if (document.errors.length > 0) {
+    throw new CatalogError(
+      document.errors.map((error) => {
+        const { line, col } = lineCounter.linePos(error.pos[0]);
+        return { path: '', message: `YAML syntax error at line ${line}, column ${col}: ${error.message}` };
+      }),
+    );
+  }
+  let value: unknown;
+  try {
+    value = document.toJS({ maxAliasCount: 100 });
+  } catch (error) {
+    throw new CatalogError([{ path: '', message: `YAML could not be read: ${(error as Error).message}` }]);
+  }
+  const lineOf = (path: string[]) => lineOfPath(document, lineCounter, path);
+
+  const checked = validateSchema<PlaybookCatalogFile>(PlaybookCatalogSchema, value ?? {});
+  if (!checked.ok) {
+    throw new CatalogError(
+      readableErrors(checked.errors, value).map((e) => withLine(e.path, e.message, lineOf(splitPath(e.path)))),
+    );
+  }
+
+  const problems: CatalogProblem[] = [];
+  const problem = (path: (string | number)[], message: string) => {
+    const parts = path.map(String);
+    problems.push(withLine(parts.join('.'), message, lineOf(parts)));
+  };
+  const firstIndexByName = new Map<string, number>();
+  const playbooks: Playbook[] = [];
+  checked.value.playbooks.forEach((definition, index) => {
+    const at = (...path: (string | number)[]) => ['playbooks', index, ...path];
+    const first = firstIndexByName.get(definition.name);
+    if (first === undefined) firstIndexByName.set(definition.name, index);
+    else problem(at('name'), `duplicate playbook name "${definition.name}" (also playbooks.${first})`);
+    const playbook = compilePlaybook(definition, (path, message) => problem(at(...path), message));
+    if (playbook) playbooks.push(playbook);
+  });
+  if (problems.length > 0) throw new CatalogError(problems);
+
+  const byName = new Map(playbooks.map((playbook) => [playbook.name, playbook]));
+  return {
+    version: checked.value.version,
+    checksum: createHash('sha256').update(text).digest('hex'),
+    playbooks,
+    byName,
+    candidatesFor: (input) => playbooks.filter((playbook) => playbook.matches(input)),
+  };
+}
+
+function compilePlaybook(
+  definition: PlaybookDefinition,
+  problem: (path: (string | number)[], message: string) => void,
+): Playbook | undefined {
+  let failed = false;
+  const report = (path: (string | number)[], message: string) => {
+    failed = true;
+    problem(path, message);
+  };
+
+  const tests = compileMatch(definition.applies_to, (path, message) => report(['applies_to', ...path], message));
+  const alternatives = (definition.applies_to.any ?? []).map((alternative, index) =>
+    compileMatch(alternative, (path, message) => report(['applies_to', 'any', index, ...path], message)),
+  );
+
+  const cooldownMs = parseDuration(definition.cooldown);
+  if (typeof cooldownMs === 'string') report(['cooldown'], cooldownMs);
+
+  if (RESERVED_ACTIONS.includes(definition.action)) {
+    report(
+      ['action'],
+      `"${definition.action}" is reserved by the remediation protocol (${RESERVED_ACTIONS.join(', ')})`,
+    );
+  }
+  const target = { service: '{{service}}', environment: '{{environment}}', ...definition.target };
+  if (definition.adapter === 'kubernetes' && (target.namespace === undefined || target.deployment === undefined)) {
+    report(['target'], 'the kubernetes adapter needs target.namespace and target.deployment');
+  }
+  if (definition.adapter === 'http' && target.url === undefined) {
+    report(['target'], 'the http adapter needs target.url (the webhook)');
+  }
+  checkChecks(definition, report);
+
+  // Plan paths and file paths differ only for the playbook's name.
+  const planPathToFile = (path: string[]) => (path[0] === 'playbook' ? ['name', ...path.slice(1)] : path);
+  const templated = new Set<string>();
+  const plan = compileNode(
+    {
+      playbook: definition.name,
+      adapter: definition.adapter,
+      action: definition.action,
+      target,
+      params: definition.params ?? {},
+      tier: definition.tier,
+      expected_effect: definition.expected_effect,
+      checks: definition.checks,
+      timeout_ms: definition.timeout_ms ?? DEFAULT_TIMEOUT_MS,
+    },
+    [],
+    (path, message) => report(planPathToFile(path), message),
+    templated,
+  );
+  if (failed) return undefined;
+
+  // Fill the templates with a sample error: what still fails as an ActionPlan does so whatever the error is.
+  // Failures in filled strings depend on the error; planFor reports those for the error at hand.
+  const variables = collectVariables(plan);
+  const sample = sampleInput(variables);
+  const renderProblems: ValidationError[] = [];
+  const rendered = renderNode(plan, [], sample, renderProblems);
+  for (const { path, message } of renderProblems) report(planPathToFile(splitPath(path)), message);
+  const validation = validateSchema<ActionPlan>(ActionPlan, rendered);
+  if (!validation.ok) {
+    for (const { path, message } of validation.errors) {
+      if (templated.has(path)) continue;
+      report(planPathToFile(splitPath(path)), `${message} (the plan must validate as an ActionPlan)`);
+    }
+  }
+  if (failed) return undefined;
+
+  const playbook: Playbook = {
+    name: definition.name,
+    ...(definition.description === undefined ? {} : { description: definition.description }),
+    tier: definition.tier,
+    cooldownMs: cooldownMs as number,
+    timeoutMs: definition.timeout_ms ?? DEFAULT_TIMEOUT_MS,
+    adapter: definition.adapter,
+    action: definition.action,
+    definition,
+    variables,
+    matches: (input) =>
+      tests.every((test) => test(input)) &&
+      (alternatives.length === 0 || alternatives.some((alternative) => alternative.every((test) => test(input)))),
+  };
+  compiledPlans.set(playbook, { plan });
+  return playbook;
+}
+
+/** Check names are unique in a plan; state checks compare fields the expected state names; subjects are literal-safe. */
+function checkChecks(definition: PlaybookDefinition, report: (path: (string | number)[], message: string) => void) {
+  const seen = new Map<string, number>();
+  const expectedFields = Object.keys(definition.expected_effect.target_state);
+  definition.checks.forEach((check, index) => {
+    const first = seen.get(check.name);
+    if (first === undefined) seen.set(check.name, index);
+    else report(['checks', index, 'name'], `duplicate check name "${check.name}" (also checks.${first})`);
+    if (check.kind === 'state') {
+      for (const [fieldIndex, field] of (check.fields ?? []).entries()) {
+        if (!expectedFields.includes(field)) {
+          report(
+            ['checks', index, 'fields', fieldIndex],
+            `"${field}" is not in expected_effect.target_state (${expectedFields.join(', ') || 'empty'})`,
+          );
+        }
+      }
+      if (expectedFields.length === 0) report(['checks', index], 'a state check needs expected_effect.target_state');
+    }
+    if (check.kind === 'nats') {
+      const problem = subjectProblem(check.subject.replace(/\{\{[^}]*\}\}/g, 'x'));
+      if (problem) report(['checks', index, 'subject'], problem);
+    }
+  });
+}
+
+/** NATS subjects of checks are requested, never subscribed: no wildcards, no spaces, no empty tokens. */
+function subjectProblem(subject: string): string | undefined {
+  if (/[\s*>]/.test(subject) || subject.split('.').some((token) => token === '')) {
+    return `"${subject}" is not a plain NATS subject (no spaces, wildcards * or >, or empty tokens)`;
+  }
+  return undefined;
+}
+
+function collectVariables(node: PlanNode, into: Set<string> = new Set()): string[] {
+  if (node !== null && typeof node === 'object') {
+    if (isCompiledString(node)) {
+      for (const part of node.parts) if (typeof part !== 'string') part.variables.forEach((v) => into.add(v));
+    } else if (Array.isArray(node)) {
+      node.forEach((item: PlanNode) => collectVariables(item, into));
+    } else {
+      Object.values(node).forEach((item) => collectVariables(item as PlanNode, into));
+    }
+  }
+  return [...into].sort();
+}
+
+function sampleInput(variables: readonly string[]): TriageInput {
+  const attributes: Record<string, string> = {};
+  for (const variable of variables) {
+    const attribute = ATTRIBUTE_VARIABLE.exec(variable);
+    if (attribute) attributes[attribute[1]!] = 'sample';
+  }
+  return {
+    service: 'sample-service',
+    environment: 'production',
+    kind: 'SampleError',
+    category: 'sample',
+    severity: 'error',
+    message: 'sample message',
+    fingerprint: 'sample-fingerprint',
+    attributes,
+  };
+}
+
+/** The action plan of a playbook for one error: templates filled, validated as an ActionPlan. */
+export function planFor(playbook: Playbook, input: TriageInput): ActionPlan {
+  const compiled = compiledPlans.get(playbook);
+  if (!compiled) throw new Error(`playbook "${playbook.name}" was not compiled by parseCatalog`);
+  const problems: ValidationError[] = [];
+  const plan = renderNode(compiled.plan, [], input, problems);
+  if (problems.length === 0) {
+    const validation = validateSchema<ActionPlan>(ActionPlan, plan);
+    if (!validation.ok) problems.push(...validation.errors);
+    else {
+      validation.value.checks.forEach((check, index) => {
+        const problem = check.kind === 'nats' ? subjectProblem(check.subject) : undefined;
+        if (problem) problems.push({ path: `checks.${index}.subject`, message: problem });
+      });
+      if (problems.length === 0) return validation.value;
+    }
+  }
+  throw new Error(
+    `playbook "${playbook.name}" gives no valid plan for ${input.kind} on ${input.service}: ${describeErrors(problems)}`,
+  );
+}
+
+// ----------------------------------------------------------------------------------------------------- matching
+
+type Test = (input: TriageInput) => boolean;
+type MatchFields = Static<typeof Alternative>;
+
+function compileMatch(match: MatchFields, problem: (path: string[], message: string) => void): Test[] {
+  const tests: Test[] = [];
+  if (match.service !== undefined) {
+    const test = compileNames(match.service);
+    tests.push((input) => test(input.service));
+  }
+  if (match.environment !== undefined) {
+    const test = compileNames(match.environment);
+    tests.push((input) => test(input.environment));
+  }
+  if (match.kind !== undefined) {
+    const test = compileNames(match.kind);
+    tests.push((input) => test(input.kind));
+  }
+  if (match.category !== undefined) {
+    const test = compileNames(match.category);
+    tests.push((input) => input.category !== undefined && test(input.category));
+  }
+  if (match.severity !== undefined) {
+    const allowed = new Set<Severity>(Array.isArray(match.severity) ? match.severity : [match.severity]);
+    tests.push((input) => allowed.has(input.severity));
+  }
+  if (match.min_severity !== undefined) {
+    const minimum = SEVERITY_RANK[match.min_severity];
+    tests.push((input) => SEVERITY_RANK[input.severity] >= minimum);
+  }
+  if (match.message !== undefined) {
+    const regex = compileRegex(match.message, (message) => problem(['message'], message));
+    if (regex) tests.push((input) => regex.test(input.message));
+  }
+  for (const [name, expected] of Object.entries(match.attributes ?? {})) {
+    tests.push(compileAttribute(name, expected, (message) => problem(['attributes', name], message)));
+  }
+  return tests;
+}
+
+function compileAttribute(name: string, expected: string | number | boolean, problem: (message: string) => void): Test {
+  const valueOfAttribute = (input: TriageInput) => {
+    const value = input.attributes?.[name];
+    return value === undefined || value === null ? undefined : String(value);
+  };
+  if (typeof expected === 'string' && expected.startsWith('re:')) {
+    const regex = compileRegex(expected.slice(3), problem);
+    return (input) => {
+      const value = valueOfAttribute(input);
+      return regex !== undefined && value !== undefined && regex.test(value);
+    };
+  }
+  // YAML reads `code: 500` as a number and `canary: true` as a boolean; attributes may carry either form.
+  const text = String(expected);
+  return (input) => valueOfAttribute(input) === text;
+}
+
+function compileNames(patterns: string | string[]): (value: string) => boolean {
+  const list = Array.isArray(patterns) ? patterns : [patterns];
+  const exact = new Set(list.filter((pattern) => !pattern.includes('*')));
+  const globs = list
+    .filter((pattern) => pattern.includes('*'))
+    .map((glob) => new RegExp(`^${glob.split('*').map(escapeRegExp).join('.*')}$`, 's'));
+  return (value) => exact.has(value) || globs.some((glob) => glob.test(value));
+}
+
+// Case-insensitive: error messages say Timeout, timeout and TIMEOUT for the same thing.
+function compileRegex(source: string, problem: (message: string) => void): RegExp | undefined {
+  if (source.length === 0) {
+    problem('empty regular expression after "re:"');
+    return undefined;
+  }
+  try {
+    return new RegExp(source, 'i');
+  } catch (error) {
+    problem(`invalid regular expression: ${(error as Error).message.replace(/^Invalid regular expression: /, '')}`);
+    return undefined;
+  }
+}
+
+/** Milliseconds of a duration such as 0s, 30s, 5m, 2h or 1d, or a message saying why the text is not one. */
+function parseDuration(text: string): number | string {
+  const parsed = DURATION.exec(text);
+  if (!parsed) return `invalid duration "${text}": write a whole number and a unit s, m, h or d (30s, 5m, 2h, 1d)`;
+  const ms = Number(parsed[1]) * UNIT_MS[parsed[2]!]!;
+  if (ms > MAX_COOLDOWN_MS) return `duration "${text}" is longer than 7d: remove the playbook instead`;
+  return ms;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+// -------------------------------------------------------------------------------------------- readable errors
+
+// A field that takes a value or a list of values is a union in the schema, and ajv reports every branch that
+// failed. Keep the errors of the branch the operator wrote (a list or not) and say a list is allowed too.
+const VALUE_OR_LIST = /^playbooks\.\d+\.applies_to(\.any\.\d+)?\.(service|environment|kind|category|severity)$/;
+
+function readableErrors(errors: readonly CatalogProblem[], value: unknown): CatalogProblem[] {
+  const atPath = new Map<string, string[]>();
+  for (const { path, message } of errors) atPath.set(path, [...(atPath.get(path) ?? []), message]);
+  const readable: CatalogProblem[] = [];
+  for (const [path, messages] of atPath) {
+    let kept = messages.filter((message) => message !== 'must match a schema in anyOf');
+    if (kept.some((message) => message.startsWith('must be one of'))) {
+      kept = kept.filter((message) => message !== 'must be string' && message !== 'must be number');
+    }
+    if (VALUE_OR_LIST.test(path)) {
+      // A list whose entries are wrong fails at the entries' own paths: nothing to say about the list itself.
+      const arrayLevel = (message: string) => message === 'must be array' || message.startsWith('must NOT have');
+      kept = Array.isArray(valueAt(value, splitPath(path)))
+        ? kept.filter(arrayLevel)
+        : kept.filter((message) => !arrayLevel(message)).map((message) => `${message}, or a list of them`);
+    } else if (kept.length === 0) {
+      kept = messages.slice(0, 1);
+    }
+    const types = kept.flatMap((message) => /^must be (\w+)$/.exec(message)?.[1] ?? []);
+    if (types.length > 1) {
+      const last = types.pop();
+      kept = [...kept.filter((message) => !/^must be \w+$/.test(message)), `must be ${types.join(', ')} or ${last}`];
+    }
+    for (const message of new Set(kept)) readable.push({ path, message });
+  }
+  return readable;
+}
+
+function splitPath(path: string): string[] {
+  return path === '' ? [] : path.split('.');
+}
+
+function valueAt(value: unknown, path: string[]): unknown {
+  let current = value;
+  for (const key of path) {
+    if (current === null || typeof current !== 'object') return undefined;
+    current = (current as Record<string, unknown>)[key];
+  }
+  return current;
+}
+
+function withLine(path: string, message: string, line: number | undefined): CatalogProblem {
+  return { path, message: line === undefined ? message : `${message} (line ${line})` };
+}
+
+/** The line of the deepest node the path reaches (a missing property is reported at its parent). */
+function lineOfPath(document: Document, lineCounter: LineCounter, path: string[]): number | undefined {
+  for (let depth = path.length; depth >= 0; depth--) {
+    const node: unknown = depth === 0 ? document.contents : document.getIn(path.slice(0, depth), true);
+    if (isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
+  }
+  return undefined;
+}

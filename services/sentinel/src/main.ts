@@ -1,0 +1,5 @@
+// sentinel: `node main.js` runs the service, `node main.js migrate` only migrates its schema.
+import { runService } from '@grace/service-kit';
+import { sentinel } from './service.js';
+
+runService(sentinel);

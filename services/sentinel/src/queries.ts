@@ -1,0 +1,105 @@
+// sentinel.query.*: incidents (filtered, paged), one incident with timeline and trail, the catalog with statistics.
+import type { EventData, QueryReply, QueryRequest } from '@grace/contracts';
+import { QueryError } from '@grace/service-kit';
+import type { Kysely } from 'kysely';
+import type { CompiledCatalog } from './domain/catalog.js';
+import { decisionOf, incidentData } from './remediation.js';
+import {
+  attemptsOf,
+  listIncidents,
+  lockIncident,
+  statsOf,
+  transitionsOf,
+  type Database,
+  type IncidentRow,
+} from './store.js';
+
+const incidentOf = (row: IncidentRow) => ({ ...incidentData(row), status: row.status });
+
+function decodeCursor(cursor: string): { openedAt: string; id: string } {
+  try {
+    const [openedAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string];
+    if (typeof openedAt === 'string' && typeof id === 'string' && !Number.isNaN(Date.parse(openedAt)))
+      return { openedAt, id };
+  } catch {
+    // fall through
+  }
+  throw new QueryError('invalid_request', 'cursor is not one this service gave out');
+}
+
+export function incidentsQuery(db: Kysely<Database>) {
+  return async (req: QueryRequest<'sentinel.query.incidents'>): Promise<QueryReply<'sentinel.query.incidents'>> => {
+    const limit = req.limit ?? 50;
+    const { cursor, ...filter } = req;
+    const rows = await listIncidents(db, {
+      ...filter,
+      limit: limit + 1,
+      ...(cursor ? { after: decodeCursor(cursor) } : {}),
+    });
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      items: page.map(incidentOf),
+      ...(rows.length > limit && last
+        ? {
+            next_cursor: Buffer.from(JSON.stringify([new Date(last.opened_at).toISOString(), last.id])).toString(
+              'base64url',
+            ),
+          }
+        : {}),
+    };
+  };
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function incidentQuery(db: Kysely<Database>) {
+  return async (req: QueryRequest<'sentinel.query.incident'>): Promise<QueryReply<'sentinel.query.incident'>> => {
+    const row = UUID.test(req.incident_id) ? await lockIncident(db, req.incident_id) : undefined;
+    if (!row) throw new QueryError('not_found', `no incident ${req.incident_id}`);
+    const [timeline, attempts] = await Promise.all([transitionsOf(db, row.id), attemptsOf(db, row.id)]);
+    return {
+      incident: incidentOf(row),
+      timeline: timeline.slice(-256).map((t) => ({
+        status: t.status,
+        ...(t.previous_status ? { previous_status: t.previous_status } : {}),
+        reason: t.reason,
+        at: new Date(t.at).toISOString(),
+      })),
+      trail: attempts.slice(0, 32).map(decisionOf),
+    };
+  };
+}
+
+export function playbooksQuery(db: Kysely<Database>, catalog: () => CompiledCatalog, version: () => string) {
+  return async (req: QueryRequest<'sentinel.query.playbooks'>): Promise<QueryReply<'sentinel.query.playbooks'>> => {
+    const current = catalog();
+    const stats = await statsOf(db, req);
+    const byPlaybook = new Map<string, EventData<'playbook.stats.updated'>[]>();
+    for (const s of stats) byPlaybook.set(s.playbook, [...(byPlaybook.get(s.playbook) ?? []), s.stats]);
+    const playbooks = current.playbooks
+      .filter((p) => !req.playbook || p.name === req.playbook)
+      .slice(0, 200)
+      .map((p) => {
+        const d = p.definition;
+        return {
+          name: p.name,
+          ...(p.description ? { description: p.description } : {}),
+          applies_to: d.applies_to as Record<string, unknown>,
+          adapter: p.adapter,
+          action: p.action,
+          tier: p.tier,
+          timeout_ms: p.timeoutMs,
+          cooldown_ms: p.cooldownMs,
+          template: {
+            ...(d.target ? { target: d.target } : {}),
+            params: d.params ?? {},
+            expected_effect: d.expected_effect,
+            checks: d.checks,
+          },
+          statistics: (byPlaybook.get(p.name) ?? []).slice(0, 100),
+        };
+      });
+    return { catalog_version: version(), playbooks };
+  };
+}

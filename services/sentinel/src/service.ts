@@ -1,0 +1,59 @@
+// sentinel as a service definition: its consumers, queries and the watched playbook catalog.
+import { consumer, watchConfigFile, type ServiceDefinition } from '@grace/service-kit';
+import { config } from './config.js';
+import { parseCatalog } from './domain/catalog.js';
+import { createRng, randomRng } from './domain/thompson.js';
+import { triageError } from './handlers/error-captured.js';
+import { onDenied, onExecuted, onRolledBack, onStats, onVerified } from './handlers/outcomes.js';
+import { createMetrics } from './metrics.js';
+import { migrations } from './migrations/index.js';
+import { incidentQuery, incidentsQuery, playbooksQuery } from './queries.js';
+import type { LifecycleDeps } from './remediation.js';
+import { recordCatalogVersion, type Database } from './store.js';
+
+export const sentinel: ServiceDefinition<Database, typeof config> = {
+  name: 'sentinel',
+  defaultHttpPort: 8082,
+  config,
+  migrations,
+  async setup(runtime) {
+    const { config: c, log, db } = runtime;
+    let version = 'unknown';
+    const catalog = await watchConfigFile({
+      path: c.PLAYBOOKS_FILE,
+      what: 'playbook catalog',
+      parse: parseCatalog,
+      onLoad: async (_value, text, checksum) => {
+        version = `v${await recordCatalogVersion(db, checksum, text, c.PLAYBOOKS_FILE)}-${checksum.slice(0, 12)}`;
+      },
+      log,
+      intervalMs: c.FILE_POLL_MS,
+    });
+    const deps: LifecycleDeps = {
+      catalog: () => catalog.current(),
+      rng: c.THOMPSON_SEED === undefined ? randomRng() : createRng(c.THOMPSON_SEED),
+      maxAttempts: c.MAX_ATTEMPTS,
+      metrics: createMetrics(runtime.metrics),
+    };
+    return {
+      consumers: [
+        consumer<Database, 'error.captured'>({ subject: 'error.captured', handler: triageError(deps) }),
+        consumer<Database, 'action.executed'>({ subject: 'action.executed', handler: onExecuted() }),
+        consumer<Database, 'contract.verified'>({ subject: 'contract.verified', handler: onVerified(deps) }),
+        consumer<Database, 'contract.rolled_back'>({ subject: 'contract.rolled_back', handler: onRolledBack(deps) }),
+        consumer<Database, 'action.denied'>({ subject: 'action.denied', handler: onDenied(deps) }),
+        consumer<Database, 'playbook.stats.updated'>({ subject: 'playbook.stats.updated', handler: onStats() }),
+      ],
+      queries: {
+        'sentinel.query.incidents': incidentsQuery(db),
+        'sentinel.query.incident': incidentQuery(db),
+        'sentinel.query.playbooks': playbooksQuery(
+          db,
+          () => catalog.current(),
+          () => version,
+        ),
+      },
+      stop: async () => catalog.stop(),
+    };
+  },
+};

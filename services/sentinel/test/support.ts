@@ -1,0 +1,112 @@
+// Test support for the sentinel: a test catalog, captured errors, and verdicts for requested actions.
+import { createEvent, type EventData, type GraceEvent } from '@grace/contracts';
+import { randomUUID } from 'node:crypto';
+
+/** Four playbooks for `TestFailure` errors, no cooldown, so a test controls every choice. */
+export const TEST_CATALOG = `
+version: 1
+playbooks:
+${['alpha', 'bravo', 'charlie', 'delta']
+  .map(
+    (name) => `  - name: ${name}
+    description: test playbook ${name}
+    applies_to:
+      kind: [TestFailure]
+    adapter: nats
+    action: ${name}_fix
+    params: { reason: 'fix {{kind}} on {{service}}' }
+    tier: 1
+    expected_effect: { target_state: { healthy: true }, error_rate_ceiling: 1 }
+    checks:
+      - { kind: state, name: healthy, fields: [healthy] }
+    timeout_ms: 30000
+    cooldown: 0s`,
+  )
+  .join('\n')}
+`;
+
+export function captured(overrides: Partial<EventData<'error.captured'>> = {}): GraceEvent<'error.captured'> {
+  const now = new Date().toISOString();
+  return createEvent(
+    'error.captured',
+    {
+      capture_id: randomUUID(),
+      fingerprint: `fp-${randomUUID()}`,
+      service: 'checkout',
+      environment: 'production',
+      kind: 'TestFailure',
+      message: 'the test target is unhealthy',
+      severity: 'error',
+      first_seen: now,
+      last_seen: now,
+      count: 1,
+      total_count: 1,
+      update: false,
+      storm: false,
+      reported_event_id: randomUUID(),
+      security_flags: [],
+      ...overrides,
+    },
+    { source: 'test/trigger-mesh' },
+  );
+}
+
+/** The verifier's verdict on a requested action. */
+export function verdict(
+  request: GraceEvent<'action.requested'>,
+  outcome: EventData<'contract.verified'>['verdict'],
+  confidence = outcome === 'verified' ? 1 : 0.2,
+): GraceEvent<'contract.verified'> {
+  const r = request.data;
+  const now = new Date().toISOString();
+  return createEvent(
+    'contract.verified',
+    {
+      verification_id: randomUUID(),
+      contract_id: randomUUID(),
+      action_id: r.action_id,
+      ...(r.incident_id ? { incident_id: r.incident_id } : {}),
+      ...(r.fingerprint ? { fingerprint: r.fingerprint } : {}),
+      ...(r.signature ? { signature: r.signature } : {}),
+      playbook: r.playbook,
+      adapter: r.adapter,
+      action: r.action,
+      target: r.target,
+      tier: r.tier,
+      attempt: r.attempt,
+      verdict: outcome,
+      confidence,
+      reason: `test verdict: ${outcome}`,
+      checks: [],
+      execution_ms: 5,
+      executed_at: now,
+      verified_at: now,
+      time_to_verify_ms: 1,
+    },
+    { source: 'test/verifier', correlationid: request.correlationid },
+  );
+}
+
+export function stats(
+  signature: string,
+  playbook: string,
+  successes: number,
+  failures: number,
+): GraceEvent<'playbook.stats.updated'> {
+  return createEvent(
+    'playbook.stats.updated',
+    {
+      signature,
+      playbook,
+      executions: successes + failures,
+      successes,
+      failures,
+      rollbacks: 0,
+      denials: 0,
+      alpha: successes + 1,
+      beta: failures + 1,
+      updated_at: new Date().toISOString(),
+    },
+    { source: 'test/learning-loop' },
+  );
+}
