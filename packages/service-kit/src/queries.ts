@@ -171,3 +171,21 @@ export async function request<Q extends QuerySubject>(
   if (!reply.ok) throw new RequestFailedError(subject, 'internal', 'reply breaks its contract', reply.errors);
   return reply.value;
 }
+
+/**
+ * Keyset paging for `*.query.*` lists: the cursor is the sort key of the last item of a page (e.g. its
+ * timestamp and id), opaque to the caller. `decodeCursor` refuses a cursor this service did not give out.
+ */
+export function encodeCursor(key: readonly string[]): string {
+  return Buffer.from(JSON.stringify(key)).toString('base64url');
+}
+
+export function decodeCursor(cursor: string, parts: number): string[] {
+  try {
+    const key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
+    if (Array.isArray(key) && key.length === parts && key.every((k) => typeof k === 'string')) return key as string[];
+  } catch {
+    // not ours
+  }
+  throw new QueryError('invalid_request', 'cursor is not one this service gave out');
+}

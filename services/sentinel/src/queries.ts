@@ -1,13 +1,13 @@
 // sentinel.query.*: incidents (filtered, paged), one incident with timeline and trail, the catalog with statistics.
 import type { EventData, QueryReply, QueryRequest } from '@grace/contracts';
-import { QueryError } from '@grace/service-kit';
+import { decodeCursor, encodeCursor, QueryError } from '@grace/service-kit';
 import type { Kysely } from 'kysely';
 import type { CompiledCatalog } from './domain/catalog.js';
 import { decisionOf, incidentData } from './remediation.js';
 import {
   attemptsOf,
   listIncidents,
-  lockIncident,
+  getIncident,
   statsOf,
   transitionsOf,
   type Database,
@@ -16,15 +16,13 @@ import {
 
 const incidentOf = (row: IncidentRow) => ({ ...incidentData(row), status: row.status });
 
-function decodeCursor(cursor: string): { openedAt: string; id: string } {
-  try {
-    const [openedAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string];
-    if (typeof openedAt === 'string' && typeof id === 'string' && !Number.isNaN(Date.parse(openedAt)))
-      return { openedAt, id };
-  } catch {
-    // fall through
-  }
-  throw new QueryError('invalid_request', 'cursor is not one this service gave out');
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function afterCursor(cursor: string): { openedAt: string; id: string } {
+  const [openedAt, id] = decodeCursor(cursor, 2) as [string, string];
+  if (Number.isNaN(Date.parse(openedAt)) || !UUID.test(id))
+    throw new QueryError('invalid_request', 'cursor is not one this service gave out');
+  return { openedAt, id };
 }
 
 export function incidentsQuery(db: Kysely<Database>) {
@@ -34,7 +32,7 @@ export function incidentsQuery(db: Kysely<Database>) {
     const rows = await listIncidents(db, {
       ...filter,
       limit: limit + 1,
-      ...(cursor ? { after: decodeCursor(cursor) } : {}),
+      ...(cursor ? { after: afterCursor(cursor) } : {}),
     });
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
@@ -42,20 +40,16 @@ export function incidentsQuery(db: Kysely<Database>) {
       items: page.map(incidentOf),
       ...(rows.length > limit && last
         ? {
-            next_cursor: Buffer.from(JSON.stringify([new Date(last.opened_at).toISOString(), last.id])).toString(
-              'base64url',
-            ),
+            next_cursor: encodeCursor([new Date(last.opened_at).toISOString(), last.id]),
           }
         : {}),
     };
   };
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 export function incidentQuery(db: Kysely<Database>) {
   return async (req: QueryRequest<'sentinel.query.incident'>): Promise<QueryReply<'sentinel.query.incident'>> => {
-    const row = UUID.test(req.incident_id) ? await lockIncident(db, req.incident_id) : undefined;
+    const row = UUID.test(req.incident_id) ? await getIncident(db, req.incident_id) : undefined;
     if (!row) throw new QueryError('not_found', `no incident ${req.incident_id}`);
     const [timeline, attempts] = await Promise.all([transitionsOf(db, row.id), attemptsOf(db, row.id)]);
     return {

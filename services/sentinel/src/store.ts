@@ -120,6 +120,10 @@ export async function lockOpenIncident(db: Db, fingerprint: string, environment:
     .executeTakeFirst();
 }
 
+export async function getIncident(db: Db, id: string) {
+  return db.selectFrom('incidents').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
 export async function lockIncident(db: Db, id: string) {
   return db.selectFrom('incidents').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
 }

@@ -1,19 +1,17 @@
 // trigger-mesh.query.*: captured errors, newest first, with keyset paging.
 import type { QueryReply, QueryRequest } from '@grace/contracts';
-import { QueryError } from '@grace/service-kit';
+import { decodeCursor, encodeCursor, QueryError } from '@grace/service-kit';
 import type { Kysely } from 'kysely';
 import { capturedData } from './handlers/error-reported.js';
 import { listCaptures, type Database } from './store.js';
 
-function decodeCursor(cursor: string): { lastSeen: string; id: string } {
-  try {
-    const [lastSeen, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string];
-    if (typeof lastSeen === 'string' && typeof id === 'string' && !Number.isNaN(Date.parse(lastSeen)))
-      return { lastSeen, id };
-  } catch {
-    // fall through
-  }
-  throw new QueryError('invalid_request', 'cursor is not one this service gave out');
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function afterCursor(cursor: string): { lastSeen: string; id: string } {
+  const [lastSeen, id] = decodeCursor(cursor, 2) as [string, string];
+  if (Number.isNaN(Date.parse(lastSeen)) || !UUID.test(id))
+    throw new QueryError('invalid_request', 'cursor is not one this service gave out');
+  return { lastSeen, id };
 }
 
 export function capturesQuery(db: Kysely<Database>) {
@@ -24,7 +22,7 @@ export function capturesQuery(db: Kysely<Database>) {
     const rows = await listCaptures(db, {
       ...req,
       limit: limit + 1,
-      ...(req.cursor ? { after: decodeCursor(req.cursor) } : {}),
+      ...(req.cursor ? { after: afterCursor(req.cursor) } : {}),
     });
     const page = rows.slice(0, limit);
     const items = page.map((row) => {
@@ -37,9 +35,7 @@ export function capturesQuery(db: Kysely<Database>) {
       items,
       ...(rows.length > limit && last
         ? {
-            next_cursor: Buffer.from(JSON.stringify([new Date(last.last_seen).toISOString(), last.id])).toString(
-              'base64url',
-            ),
+            next_cursor: encodeCursor([new Date(last.last_seen).toISOString(), last.id]),
           }
         : {}),
     };

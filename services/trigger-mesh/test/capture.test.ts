@@ -163,6 +163,12 @@ describe('trigger-mesh capturing errors from NATS', () => {
     expect(new Set(ids).size).toBe(ids.length);
     const times = [...first.items, ...second.items].map((i) => Date.parse(i.last_seen));
     expect([...times].sort((x, y) => y - x)).toEqual(times);
+    await expect(
+      service.runtime.request('trigger-mesh.query.captures', { cursor: 'not-a-cursor' }),
+    ).rejects.toMatchObject({
+      code: 'invalid_request',
+      message: 'trigger-mesh.query.captures: cursor is not one this service gave out',
+    });
     const burst = await service.runtime.request('trigger-mesh.query.captures', { kind: 'BurstError' });
     expect(burst.items).toEqual([expect.objectContaining({ kind: 'BurstError', total_count: 1_000 })]);
   });

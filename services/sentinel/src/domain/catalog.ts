@@ -20,8 +20,17 @@ import {
   type EventData,
   type ValidationError,
 } from '@grace/contracts';
+import {
+  compileNames,
+  compileRegex,
+  compileValueMatch,
+  parseDuration,
+  parseYamlDocument,
+  SEVERITY_RANK,
+  type FilePath,
+  type FileProblem,
+} from '@grace/service-kit';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { isNode, LineCounter, parseDocument, type Document } from 'yaml';
 
 const { ActionPlan, ActionTimeoutMs, Check, ExpectedEffect } = schemas;
 type ActionPlan = schemas.ActionPlan;
@@ -158,11 +167,8 @@ export interface CompiledCatalog {
   candidatesFor(input: TriageInput): Playbook[];
 }
 
-export interface CatalogProblem {
-  /** Dotted path in the file, e.g. playbooks.2.applies_to.message (indices from 0); empty for the whole file. */
-  path: string;
-  message: string;
-}
+/** Dotted path in the file, e.g. playbooks.2.applies_to.message (indices from 0); empty for the whole file. */
+export type CatalogProblem = FileProblem;
 
 export class CatalogError extends Error {
   readonly errors: CatalogProblem[];
@@ -173,11 +179,12 @@ export class CatalogError extends Error {
   }
 }
 
-const SEVERITY_RANK: Record<Severity, number> = { debug: 0, info: 1, warning: 2, error: 3, critical: 4 };
-const DURATION = /^(0|[1-9][0-9]{0,6})([smhd])$/;
-const UNIT_MS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 // A longer cooldown is a decision not to run the playbook: remove it from the catalog instead.
-const MAX_COOLDOWN_MS = 7 * 86_400_000;
+const COOLDOWN = { max: '7d', overMax: 'remove the playbook instead', allowZero: true };
+// Fields that take a value or a list of values (unions in the schema).
+const VALUE_OR_LIST = /^playbooks\.\d+\.applies_to(\.any\.\d+)?\.(service|environment|kind|category|severity)$/;
+// Case-insensitive: error messages say Timeout, timeout and TIMEOUT for the same thing.
+const REGEX_FLAGS = 'i';
 const DEFAULT_TIMEOUT_MS = 60_000;
 // Bounds on what a template can produce, whatever the error carries.
 const MAX_RENDERED_LENGTH = 4096;
@@ -366,36 +373,11 @@ const compiledPlans = new WeakMap<Playbook, CompiledPlaybook>();
 
 /** Parse, validate and compile a playbook catalog; throws CatalogError listing every problem with its path. */
 export function parseCatalog(text: string): CompiledCatalog {
-  const lineCounter = new LineCounter();
-  const document = parseDocument(text, { lineCounter, prettyErrors: false });
-  if (document.errors.length > 0) {
-    throw new CatalogError(
-      document.errors.map((error) => {
-        const { line, col } = lineCounter.linePos(error.pos[0]);
-        return { path: '', message: `YAML syntax error at line ${line}, column ${col}: ${error.message}` };
-      }),
-    );
-  }
-  let value: unknown;
-  try {
-    value = document.toJS({ maxAliasCount: 100 });
-  } catch (error) {
-    throw new CatalogError([{ path: '', message: `YAML could not be read: ${(error as Error).message}` }]);
-  }
-  const lineOf = (path: string[]) => lineOfPath(document, lineCounter, path);
-
-  const checked = validateSchema<PlaybookCatalogFile>(PlaybookCatalogSchema, value ?? {});
-  if (!checked.ok) {
-    throw new CatalogError(
-      readableErrors(checked.errors, value).map((e) => withLine(e.path, e.message, lineOf(splitPath(e.path)))),
-    );
-  }
+  const checked = parseYamlDocument<PlaybookCatalogFile>(text, PlaybookCatalogSchema, { valueOrList: VALUE_OR_LIST });
+  if (!checked.ok) throw new CatalogError(checked.problems);
 
   const problems: CatalogProblem[] = [];
-  const problem = (path: (string | number)[], message: string) => {
-    const parts = path.map(String);
-    problems.push(withLine(parts.join('.'), message, lineOf(parts)));
-  };
+  const problem = (path: FilePath, message: string) => problems.push(checked.problemAt(path, message));
   const firstIndexByName = new Map<string, number>();
   const playbooks: Playbook[] = [];
   checked.value.playbooks.forEach((definition, index) => {
@@ -433,7 +415,7 @@ function compilePlaybook(
     compileMatch(alternative, (path, message) => report(['applies_to', 'any', index, ...path], message)),
   );
 
-  const cooldownMs = parseDuration(definition.cooldown);
+  const cooldownMs = parseDuration(definition.cooldown, COOLDOWN);
   if (typeof cooldownMs === 'string') report(['cooldown'], cooldownMs);
 
   if (RESERVED_ACTIONS.includes(definition.action)) {
@@ -453,6 +435,7 @@ function compilePlaybook(
 
   // Plan paths and file paths differ only for the playbook's name.
   const planPathToFile = (path: string[]) => (path[0] === 'playbook' ? ['name', ...path.slice(1)] : path);
+  const dottedPlanPathToFile = (path: string) => planPathToFile(path === '' ? [] : path.split('.'));
   const templated = new Set<string>();
   const plan = compileNode(
     {
@@ -478,12 +461,12 @@ function compilePlaybook(
   const sample = sampleInput(variables);
   const renderProblems: ValidationError[] = [];
   const rendered = renderNode(plan, [], sample, renderProblems);
-  for (const { path, message } of renderProblems) report(planPathToFile(splitPath(path)), message);
+  for (const { path, message } of renderProblems) report(dottedPlanPathToFile(path), message);
   const validation = validateSchema<ActionPlan>(ActionPlan, rendered);
   if (!validation.ok) {
     for (const { path, message } of validation.errors) {
       if (templated.has(path)) continue;
-      report(planPathToFile(splitPath(path)), `${message} (the plan must validate as an ActionPlan)`);
+      report(dottedPlanPathToFile(path), `${message} (the plan must validate as an ActionPlan)`);
     }
   }
   if (failed) return undefined;
@@ -625,124 +608,12 @@ function compileMatch(match: MatchFields, problem: (path: string[], message: str
     tests.push((input) => SEVERITY_RANK[input.severity] >= minimum);
   }
   if (match.message !== undefined) {
-    const regex = compileRegex(match.message, (message) => problem(['message'], message));
+    const regex = compileRegex(match.message, (message) => problem(['message'], message), REGEX_FLAGS);
     if (regex) tests.push((input) => regex.test(input.message));
   }
   for (const [name, expected] of Object.entries(match.attributes ?? {})) {
-    tests.push(compileAttribute(name, expected, (message) => problem(['attributes', name], message)));
+    const test = compileValueMatch(expected, (message) => problem(['attributes', name], message), REGEX_FLAGS);
+    tests.push((input) => test(input.attributes?.[name]));
   }
   return tests;
-}
-
-function compileAttribute(name: string, expected: string | number | boolean, problem: (message: string) => void): Test {
-  const valueOfAttribute = (input: TriageInput) => {
-    const value = input.attributes?.[name];
-    return value === undefined || value === null ? undefined : String(value);
-  };
-  if (typeof expected === 'string' && expected.startsWith('re:')) {
-    const regex = compileRegex(expected.slice(3), problem);
-    return (input) => {
-      const value = valueOfAttribute(input);
-      return regex !== undefined && value !== undefined && regex.test(value);
-    };
-  }
-  // YAML reads `code: 500` as a number and `canary: true` as a boolean; attributes may carry either form.
-  const text = String(expected);
-  return (input) => valueOfAttribute(input) === text;
-}
-
-function compileNames(patterns: string | string[]): (value: string) => boolean {
-  const list = Array.isArray(patterns) ? patterns : [patterns];
-  const exact = new Set(list.filter((pattern) => !pattern.includes('*')));
-  const globs = list
-    .filter((pattern) => pattern.includes('*'))
-    .map((glob) => new RegExp(`^${glob.split('*').map(escapeRegExp).join('.*')}$`, 's'));
-  return (value) => exact.has(value) || globs.some((glob) => glob.test(value));
-}
-
-// Case-insensitive: error messages say Timeout, timeout and TIMEOUT for the same thing.
-function compileRegex(source: string, problem: (message: string) => void): RegExp | undefined {
-  if (source.length === 0) {
-    problem('empty regular expression after "re:"');
-    return undefined;
-  }
-  try {
-    return new RegExp(source, 'i');
-  } catch (error) {
-    problem(`invalid regular expression: ${(error as Error).message.replace(/^Invalid regular expression: /, '')}`);
-    return undefined;
-  }
-}
-
-/** Milliseconds of a duration such as 0s, 30s, 5m, 2h or 1d, or a message saying why the text is not one. */
-function parseDuration(text: string): number | string {
-  const parsed = DURATION.exec(text);
-  if (!parsed) return `invalid duration "${text}": write a whole number and a unit s, m, h or d (30s, 5m, 2h, 1d)`;
-  const ms = Number(parsed[1]) * UNIT_MS[parsed[2]!]!;
-  if (ms > MAX_COOLDOWN_MS) return `duration "${text}" is longer than 7d: remove the playbook instead`;
-  return ms;
-}
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
-// -------------------------------------------------------------------------------------------- readable errors
-
-// A field that takes a value or a list of values is a union in the schema, and ajv reports every branch that
-// failed. Keep the errors of the branch the operator wrote (a list or not) and say a list is allowed too.
-const VALUE_OR_LIST = /^playbooks\.\d+\.applies_to(\.any\.\d+)?\.(service|environment|kind|category|severity)$/;
-
-function readableErrors(errors: readonly CatalogProblem[], value: unknown): CatalogProblem[] {
-  const atPath = new Map<string, string[]>();
-  for (const { path, message } of errors) atPath.set(path, [...(atPath.get(path) ?? []), message]);
-  const readable: CatalogProblem[] = [];
-  for (const [path, messages] of atPath) {
-    let kept = messages.filter((message) => message !== 'must match a schema in anyOf');
-    if (kept.some((message) => message.startsWith('must be one of'))) {
-      kept = kept.filter((message) => message !== 'must be string' && message !== 'must be number');
-    }
-    if (VALUE_OR_LIST.test(path)) {
-      // A list whose entries are wrong fails at the entries' own paths: nothing to say about the list itself.
-      const arrayLevel = (message: string) => message === 'must be array' || message.startsWith('must NOT have');
-      kept = Array.isArray(valueAt(value, splitPath(path)))
-        ? kept.filter(arrayLevel)
-        : kept.filter((message) => !arrayLevel(message)).map((message) => `${message}, or a list of them`);
-    } else if (kept.length === 0) {
-      kept = messages.slice(0, 1);
-    }
-    const types = kept.flatMap((message) => /^must be (\w+)$/.exec(message)?.[1] ?? []);
-    if (types.length > 1) {
-      const last = types.pop();
-      kept = [...kept.filter((message) => !/^must be \w+$/.test(message)), `must be ${types.join(', ')} or ${last}`];
-    }
-    for (const message of new Set(kept)) readable.push({ path, message });
-  }
-  return readable;
-}
-
-function splitPath(path: string): string[] {
-  return path === '' ? [] : path.split('.');
-}
-
-function valueAt(value: unknown, path: string[]): unknown {
-  let current = value;
-  for (const key of path) {
-    if (current === null || typeof current !== 'object') return undefined;
-    current = (current as Record<string, unknown>)[key];
-  }
-  return current;
-}
-
-function withLine(path: string, message: string, line: number | undefined): CatalogProblem {
-  return { path, message: line === undefined ? message : `${message} (line ${line})` };
-}
-
-/** The line of the deepest node the path reaches (a missing property is reported at its parent). */
-function lineOfPath(document: Document, lineCounter: LineCounter, path: string[]): number | undefined {
-  for (let depth = path.length; depth >= 0; depth--) {
-    const node: unknown = depth === 0 ? document.contents : document.getIn(path.slice(0, depth), true);
-    if (isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
-  }
-  return undefined;
 }

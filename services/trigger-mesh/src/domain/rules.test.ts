@@ -236,6 +236,12 @@ describe('refused files', () => {
     expect(problems('version: 2\nrules: []\n')).toEqual(['version: must be 1 (line 1)']);
   });
 
+  it('refuses an empty name to match, saying so instead of failing silently', () => {
+    expect(
+      problems('version: 1\nrules:\n  - name: a\n    match: { service: "" }\n    actions: { route: x }\n'),
+    ).toEqual(['rules.0.match.service: must NOT have fewer than 1 characters, or a list of them (line 4)']);
+  });
+
   it('refuses unknown fields, naming their path and line', () => {
     expect(
       problems(`version: 1

@@ -10,9 +10,18 @@
 // - A matching rule with `drop: true` ends evaluation: the event is dropped (not captured, only counted per rule).
 //   `drop: true` stands alone in its rule, because nothing else would happen to a dropped event.
 import { createHash } from 'node:crypto';
-import { describeErrors, Severity as SeveritySchema, validateSchema, type EventData } from '@grace/contracts';
+import { describeErrors, Severity as SeveritySchema, type EventData } from '@grace/contracts';
+import {
+  compileNames,
+  compileRegex,
+  compileValueMatch,
+  parseDuration,
+  parseYamlDocument,
+  SEVERITY_RANK,
+  type FilePath,
+  type FileProblem,
+} from '@grace/service-kit';
 import { Type, type Static } from '@sinclair/typebox';
-import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
 
 type ErrorReported = EventData<'error.reported'>;
 type Severity = ErrorReported['severity'];
@@ -98,11 +107,8 @@ export interface CompiledRules {
   evaluate(data: ErrorReported, now: Date): RoutingDecision;
 }
 
-export interface RulesProblem {
-  /** Dotted path in the file, e.g. rules.2.match.message (indices from 0); empty for the whole file. */
-  path: string;
-  message: string;
-}
+/** Dotted path in the file, e.g. rules.2.match.message (indices from 0); empty for the whole file. */
+export type RulesProblem = FileProblem;
 
 export class RulesError extends Error {
   readonly errors: RulesProblem[];
@@ -113,11 +119,10 @@ export class RulesError extends Error {
   }
 }
 
-const SEVERITY_RANK: Record<Severity, number> = { debug: 0, info: 1, warning: 2, error: 3, critical: 4 };
-const DURATION = /^([1-9][0-9]{0,6})([smhd])$/;
-const UNIT_MS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 // Longer silences are a decision to ignore an error for good: that is what `drop` is for.
-const MAX_MUTE_MS = 30 * 86_400_000;
+const MUTE_FOR = { max: '30d', overMax: 'use drop for errors to ignore for good' };
+// A field that takes a value or a list of values (a union in the schema).
+const VALUE_OR_LIST = /^rules\.\d+\.match\.(service|environment|kind|severity)$/;
 
 type Test = (data: ErrorReported) => boolean;
 
@@ -130,36 +135,11 @@ interface CompiledRule {
 
 /** Parse, validate and compile a routing rules file; throws RulesError listing every problem with its path. */
 export function parseRules(source: string): CompiledRules {
-  const lineCounter = new LineCounter();
-  const document = parseDocument(source, { lineCounter, prettyErrors: false });
-  if (document.errors.length > 0) {
-    throw new RulesError(
-      document.errors.map((error) => {
-        const { line, col } = lineCounter.linePos(error.pos[0]);
-        return { path: '', message: `YAML syntax error at line ${line}, column ${col}: ${error.message}` };
-      }),
-    );
-  }
-  let value: unknown;
-  try {
-    value = document.toJS({ maxAliasCount: 100 });
-  } catch (error) {
-    throw new RulesError([{ path: '', message: `YAML could not be read: ${(error as Error).message}` }]);
-  }
-  const lineOf = (path: string[]) => lineOfPath(document, lineCounter, path);
-
-  const checked = validateSchema<RoutingRules>(RoutingRulesSchema, value ?? {});
-  if (!checked.ok) {
-    throw new RulesError(
-      readableErrors(checked.errors, value).map((e) => withLine(e.path, e.message, lineOf(splitPath(e.path)))),
-    );
-  }
+  const checked = parseYamlDocument<RoutingRules>(source, RoutingRulesSchema, { valueOrList: VALUE_OR_LIST });
+  if (!checked.ok) throw new RulesError(checked.problems);
 
   const problems: RulesProblem[] = [];
-  const problem = (path: (string | number)[], message: string) => {
-    const parts = path.map(String);
-    problems.push(withLine(parts.join('.'), message, lineOf(parts)));
-  };
+  const problem = (path: FilePath, message: string) => problems.push(checked.problemAt(path, message));
   const firstIndexByName = new Map<string, number>();
   const compiled: CompiledRule[] = [];
   checked.value.rules.forEach((rule, index) => {
@@ -177,7 +157,7 @@ export function parseRules(source: string): CompiledRules {
     }
     let muteMs: number | undefined;
     if (rule.actions.mute_for !== undefined) {
-      const parsed = parseDuration(rule.actions.mute_for);
+      const parsed = parseDuration(rule.actions.mute_for, MUTE_FOR);
       if (typeof parsed === 'string') problem([...rulePath, 'actions', 'mute_for'], parsed);
       else muteMs = parsed;
     }
@@ -247,117 +227,8 @@ function compileMatch(match: RoutingRule['match'], problem: (path: string[], mes
     if (regex) tests.push((data) => regex.test(data.message));
   }
   for (const [name, expected] of Object.entries(match.attributes ?? {})) {
-    tests.push(compileAttribute(name, expected, (message) => problem(['attributes', name], message)));
+    const test = compileValueMatch(expected, (message) => problem(['attributes', name], message));
+    tests.push((data) => test(data.attributes?.[name]));
   }
   return tests;
-}
-
-function compileAttribute(name: string, expected: string | number | boolean, problem: (message: string) => void): Test {
-  const valueOf = (data: ErrorReported) => {
-    const value = data.attributes?.[name];
-    return value === undefined || value === null ? undefined : String(value);
-  };
-  if (typeof expected === 'string' && expected.startsWith('re:')) {
-    const regex = compileRegex(expected.slice(3), problem);
-    return (data) => {
-      const value = valueOf(data);
-      return regex !== undefined && value !== undefined && regex.test(value);
-    };
-  }
-  // YAML reads `code: 500` as a number and `canary: true` as a boolean; attributes may carry either form.
-  const text = String(expected);
-  return (data) => valueOf(data) === text;
-}
-
-function compileNames(patterns: string | string[]): (value: string) => boolean {
-  const list = Array.isArray(patterns) ? patterns : [patterns];
-  const exact = new Set(list.filter((pattern) => !pattern.includes('*')));
-  const globs = list
-    .filter((pattern) => pattern.includes('*'))
-    .map((glob) => new RegExp(`^${glob.split('*').map(escapeRegExp).join('.*')}$`, 's'));
-  return (value) => exact.has(value) || globs.some((glob) => glob.test(value));
-}
-
-function compileRegex(source: string, problem: (message: string) => void): RegExp | undefined {
-  if (source.length === 0) {
-    problem('empty regular expression after "re:"');
-    return undefined;
-  }
-  try {
-    return new RegExp(source);
-  } catch (error) {
-    problem(`invalid regular expression: ${(error as Error).message.replace(/^Invalid regular expression: /, '')}`);
-    return undefined;
-  }
-}
-
-/** Milliseconds of a duration such as 30s, 5m, 2h or 1d, or a message saying why the text is not one. */
-function parseDuration(text: string): number | string {
-  const parsed = DURATION.exec(text);
-  if (!parsed) return `invalid duration "${text}": write a whole number and a unit s, m, h or d (30s, 5m, 2h, 1d)`;
-  const ms = Number(parsed[1]) * UNIT_MS[parsed[2]!]!;
-  if (ms > MAX_MUTE_MS) return `duration "${text}" is longer than 30d: use drop for errors to ignore for good`;
-  return ms;
-}
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
-// A field that takes a value or a list of values is a union in the schema, and ajv reports every branch that
-// failed. Keep the errors of the branch the operator wrote (a list or not) and say a list is allowed too.
-const VALUE_OR_LIST = /^rules\.\d+\.match\.(service|environment|kind|severity)$/;
-
-function readableErrors(errors: readonly RulesProblem[], value: unknown): RulesProblem[] {
-  const atPath = new Map<string, string[]>();
-  for (const { path, message } of errors) atPath.set(path, [...(atPath.get(path) ?? []), message]);
-  const readable: RulesProblem[] = [];
-  for (const [path, messages] of atPath) {
-    let kept = messages.filter((message) => message !== 'must match a schema in anyOf');
-    if (kept.some((message) => message.startsWith('must be one of'))) {
-      kept = kept.filter((message) => message !== 'must be string');
-    }
-    if (VALUE_OR_LIST.test(path)) {
-      // A list whose entries are wrong fails at the entries' own paths: nothing to say about the list itself.
-      const arrayLevel = (message: string) => message === 'must be array' || message.startsWith('must NOT have');
-      kept = Array.isArray(valueAt(value, splitPath(path)))
-        ? kept.filter(arrayLevel)
-        : kept.filter((message) => !arrayLevel(message)).map((message) => `${message}, or a list of them`);
-    } else if (kept.length === 0) {
-      kept = messages.slice(0, 1);
-    }
-    const types = kept.flatMap((message) => /^must be (\w+)$/.exec(message)?.[1] ?? []);
-    if (types.length > 1) {
-      const last = types.pop();
-      kept = [...kept.filter((message) => !/^must be \w+$/.test(message)), `must be ${types.join(', ')} or ${last}`];
-    }
-    for (const message of new Set(kept)) readable.push({ path, message });
-  }
-  return readable;
-}
-
-function splitPath(path: string): string[] {
-  return path === '' ? [] : path.split('.');
-}
-
-function valueAt(value: unknown, path: string[]): unknown {
-  let current = value;
-  for (const key of path) {
-    if (current === null || typeof current !== 'object') return undefined;
-    current = (current as Record<string, unknown>)[key];
-  }
-  return current;
-}
-
-function withLine(path: string, message: string, line: number | undefined): RulesProblem {
-  return { path, message: line === undefined ? message : `${message} (line ${line})` };
-}
-
-/** The line of the deepest node the path reaches (a missing property is reported at its parent). */
-function lineOfPath(document: Document, lineCounter: LineCounter, path: string[]): number | undefined {
-  for (let depth = path.length; depth >= 0; depth--) {
-    const node: unknown = depth === 0 ? document.contents : document.getIn(path.slice(0, depth), true);
-    if (isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
-  }
-  return undefined;
 }

@@ -1,0 +1,148 @@
+// Tests of operator-owned YAML files: problems with paths and lines, readable union errors, matchers and durations.
+import { describe, expect, it } from '@jest/globals';
+import { Type } from '@sinclair/typebox';
+import {
+  compileNames,
+  compileRegex,
+  compileValueMatch,
+  parseDuration,
+  parseYamlDocument,
+  SEVERITY_RANK,
+  type FileProblem,
+} from './operator-file.js';
+
+const Names = Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })]);
+const Schema = Type.Object(
+  {
+    version: Type.Literal(1),
+    items: Type.Array(
+      Type.Object(
+        { name: Type.String({ pattern: '^[a-z]+$' }), service: Type.Optional(Names) },
+        {
+          additionalProperties: false,
+        },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+const valueOrList = /^items\.\d+\.service$/;
+
+function problems(text: string): FileProblem[] {
+  const file = parseYamlDocument(text, Schema, { valueOrList });
+  if (file.ok) throw new Error('expected problems');
+  return file.problems;
+}
+
+describe('parseYamlDocument', () => {
+  it('gives the validated value and the line of any path in it', () => {
+    const file = parseYamlDocument<{ version: 1; items: { name: string }[] }>(
+      'version: 1\nitems:\n  - name: a\n  - name: b\n',
+      Schema,
+    );
+    if (!file.ok) throw new Error(JSON.stringify(file.problems));
+    expect(file.value.items.map((item) => item.name)).toEqual(['a', 'b']);
+    expect(file.lineOf(['items', 1, 'name'])).toBe(4);
+    // A missing property is reported at its parent.
+    expect(file.lineOf(['items', 1, 'service'])).toBe(4);
+    expect(file.problemAt(['items', 0, 'name'], 'taken')).toEqual({ path: 'items.0.name', message: 'taken (line 3)' });
+  });
+
+  it('reports YAML syntax errors with line and column, and refuses alias bombs', () => {
+    expect(problems('version: 1\nitems: [a\n')[0]).toMatchObject({
+      path: '',
+      message: expect.stringMatching(/^YAML syntax error at line \d+, column \d+: /) as unknown as string,
+    });
+    const bomb = `a: &a [x, x, x, x, x, x, x, x, x, x]\n${Array.from({ length: 120 }, (_, i) => `k${i}: *a`).join('\n')}\n`;
+    expect(problems(bomb)[0]!.message).toMatch(/^YAML could not be read: /);
+  });
+
+  it('says where every schema problem is, by path and line', () => {
+    expect(problems('')).toEqual([
+      { path: 'version', message: 'is required' },
+      { path: 'items', message: 'is required' },
+    ]);
+    expect(problems('version: 2\nitems:\n  - name: A\n    extra: 1\n')).toEqual([
+      { path: 'version', message: 'must be 1 (line 1)' },
+      { path: 'items.0.extra', message: 'is not an allowed property (line 4)' },
+      { path: 'items.0.name', message: 'must match pattern "^[a-z]+$" (line 3)' },
+    ]);
+  });
+
+  it('says a value-or-list field takes a list too, and speaks of the branch the operator wrote', () => {
+    expect(problems('version: 1\nitems:\n  - name: a\n    service: []\n')).toEqual([
+      { path: 'items.0.service', message: 'must NOT have fewer than 1 items (line 4)' },
+    ]);
+    expect(problems('version: 1\nitems:\n  - name: a\n    service: 5\n')).toEqual([
+      { path: 'items.0.service', message: 'must be string, or a list of them (line 4)' },
+    ]);
+  });
+});
+
+describe('compileNames', () => {
+  it('matches exact names and globs where * is any run of characters', () => {
+    const test = compileNames(['checkout', 'pay*', '*.internal']);
+    expect(['checkout', 'payments', 'pay', 'db.internal'].map(test)).toEqual([true, true, true, true]);
+    expect(['checkouts', 'repay', 'db.internal.x', 'pay.'.slice(0, 2)].map(test)).toEqual([false, false, false, false]);
+    expect(compileNames('a.b')('aXb')).toBe(false);
+  });
+});
+
+describe('compileRegex', () => {
+  it('reports an empty or invalid expression and compiles with the flags given', () => {
+    const reported: string[] = [];
+    expect(compileRegex('', (message) => reported.push(message))).toBeUndefined();
+    expect(compileRegex('(', (message) => reported.push(message))).toBeUndefined();
+    expect(reported).toEqual([
+      'empty regular expression after "re:"',
+      'invalid regular expression: /(/: Unterminated group',
+    ]);
+    expect(compileRegex('timeout', () => undefined)!.test('Timeout')).toBe(false);
+    expect(compileRegex('timeout', () => undefined, 'i')!.test('Timeout')).toBe(true);
+  });
+});
+
+describe('compileValueMatch', () => {
+  it('compares as text an exact value, or searches a "re:" expression; a missing value never matches', () => {
+    expect(compileValueMatch(500, () => undefined)('500')).toBe(true);
+    expect(compileValueMatch('true', () => undefined)(true)).toBe(true);
+    expect(compileValueMatch('x', () => undefined)(undefined)).toBe(false);
+    expect(compileValueMatch('re:^5', () => undefined)(503)).toBe(true);
+    expect(compileValueMatch('re:^eu-', () => undefined)('EU-west')).toBe(false);
+    expect(compileValueMatch('re:^eu-', () => undefined, 'i')('EU-west')).toBe(true);
+    expect(compileValueMatch('re:.*', () => undefined)(null)).toBe(false);
+    const reported: string[] = [];
+    expect(compileValueMatch('re:', (message) => reported.push(message))('anything')).toBe(false);
+    expect(reported).toEqual(['empty regular expression after "re:"']);
+  });
+});
+
+describe('parseDuration', () => {
+  const options = { max: '30d', overMax: 'use drop instead' };
+  it('reads a whole number and a unit, up to the maximum', () => {
+    expect(['30s', '5m', '2h', '30d'].map((text) => parseDuration(text, options))).toEqual([
+      30_000,
+      300_000,
+      7_200_000,
+      30 * 86_400_000,
+    ]);
+    expect(parseDuration('31d', options)).toBe('duration "31d" is longer than 30d: use drop instead');
+  });
+  it('refuses anything else, and 0 unless allowed', () => {
+    for (const text of ['5', '1.5h', '05m', '1w', '-1s', '0s']) {
+      expect(parseDuration(text, options)).toBe(
+        `invalid duration "${text}": write a whole number and a unit s, m, h or d (30s, 5m, 2h, 1d)`,
+      );
+    }
+    expect(parseDuration('0s', { ...options, allowZero: true })).toBe(0);
+  });
+});
+
+describe('SEVERITY_RANK', () => {
+  it('orders severities from debug to critical', () => {
+    const order = Object.entries(SEVERITY_RANK)
+      .sort((a, b) => a[1] - b[1])
+      .map(([name]) => name);
+    expect(order).toEqual(['debug', 'info', 'warning', 'error', 'critical']);
+  });
+});
