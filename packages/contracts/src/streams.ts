@@ -8,8 +8,6 @@ export interface StreamDefinition {
   readonly subjects: readonly string[];
   /** Limits retention: messages older than this are removed (consumers each keep their own position). */
   readonly maxAgeMs: number;
-  /** Upper bound on the stream's size on disk. */
-  readonly maxBytes: number;
   /** Messages published twice with the same Nats-Msg-Id inside this window are stored once. */
   readonly duplicateWindowMs: number;
   /** Largest message accepted (bounded input, rule 6). */
@@ -18,7 +16,6 @@ export interface StreamDefinition {
 
 const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
-const GIB = 1024 ** 3;
 
 // The duplicate window bounds how long after a crash the outbox relay can republish without a
 // duplicate reaching the stream; consumers' inboxes dedupe anything older.
@@ -31,7 +28,6 @@ export const streams: readonly StreamDefinition[] = [
     description: 'Raw errors as producers reported them (unredacted: kept briefly, read only by trigger-mesh)',
     subjects: ['error.reported'],
     maxAgeMs: 1 * DAY,
-    maxBytes: 8 * GIB,
     duplicateWindowMs: DUPLICATE_WINDOW_MS,
     maxMsgSize: MAX_MSG_SIZE,
   },
@@ -40,7 +36,6 @@ export const streams: readonly StreamDefinition[] = [
     description: 'Captured (redacted, deduplicated) errors and security findings',
     subjects: ['error.captured', 'security.>'],
     maxAgeMs: 3 * DAY,
-    maxBytes: 8 * GIB,
     duplicateWindowMs: DUPLICATE_WINDOW_MS,
     maxMsgSize: MAX_MSG_SIZE,
   },
@@ -49,7 +44,6 @@ export const streams: readonly StreamDefinition[] = [
     description: 'Incident lifecycle events',
     subjects: ['incident.>'],
     maxAgeMs: 14 * DAY,
-    maxBytes: 2 * GIB,
     duplicateWindowMs: DUPLICATE_WINDOW_MS,
     maxMsgSize: MAX_MSG_SIZE,
   },
@@ -58,7 +52,6 @@ export const streams: readonly StreamDefinition[] = [
     description: 'Action requests, approvals, executions and contract verdicts',
     subjects: ['action.>', 'approval.>', 'contract.>'],
     maxAgeMs: 14 * DAY,
-    maxBytes: 4 * GIB,
     duplicateWindowMs: DUPLICATE_WINDOW_MS,
     maxMsgSize: MAX_MSG_SIZE,
   },
@@ -67,7 +60,6 @@ export const streams: readonly StreamDefinition[] = [
     description: 'Playbook statistics',
     subjects: ['playbook.>'],
     maxAgeMs: 14 * DAY,
-    maxBytes: 1 * GIB,
     duplicateWindowMs: DUPLICATE_WINDOW_MS,
     maxMsgSize: MAX_MSG_SIZE,
   },
@@ -76,7 +68,6 @@ export const streams: readonly StreamDefinition[] = [
     description: 'Dead letters: events a consumer gave up on, with the reason',
     subjects: ['dlq.>'],
     maxAgeMs: 30 * DAY,
-    maxBytes: 2 * GIB,
     duplicateWindowMs: DUPLICATE_WINDOW_MS,
     // A dead letter wraps the original event (up to its own limit) with the reason.
     maxMsgSize: 2 * MAX_MSG_SIZE,

@@ -23,6 +23,12 @@ export const KitConfig = {
     pattern: '^([A-Za-z0-9_-]{1,32})?$',
     description: 'prefix for every subject and stream, to share one NATS between deployments',
   }),
+  STREAM_MAX_BYTES: Type.Integer({
+    default: -1,
+    minimum: -1,
+    description:
+      'size limit of each Grace stream in bytes (-1: none, streams are bounded by age); reserved on the NATS disk',
+  }),
   HTTP_HOST: Type.String({ default: '0.0.0.0' }),
   HTTP_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, description: 'health, readiness, metrics' })),
   LOG_LEVEL: Type.String({ default: 'info', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] }),

@@ -38,7 +38,16 @@ function isNotFound(err: unknown): boolean {
 }
 
 /** Create or update one stream to match its definition (safe to run from every replica at once). */
-export async function ensureStream(jsm: JetStreamManager, naming: Naming, def: StreamDefinition): Promise<void> {
+/**
+ * `maxBytes`: the size limit of each stream, or -1 for none (bounded by age only). NATS reserves a stream's
+ * max_bytes on its disk when the stream is created, so a limit must fit the server's JetStream storage.
+ */
+export async function ensureStream(
+  jsm: JetStreamManager,
+  naming: Naming,
+  def: StreamDefinition,
+  maxBytes = -1,
+): Promise<void> {
   const config = {
     name: naming.stream(def),
     description: def.description,
@@ -47,7 +56,7 @@ export async function ensureStream(jsm: JetStreamManager, naming: Naming, def: S
     storage: StorageType.File,
     discard: DiscardPolicy.Old,
     max_age: nanos(def.maxAgeMs),
-    max_bytes: def.maxBytes,
+    max_bytes: maxBytes,
     max_msg_size: def.maxMsgSize,
     duplicate_window: nanos(def.duplicateWindowMs),
     num_replicas: 1,
@@ -68,8 +77,8 @@ export async function ensureStream(jsm: JetStreamManager, naming: Naming, def: S
   }
 }
 
-export async function ensureStreams(jsm: JetStreamManager, naming: Naming): Promise<void> {
-  for (const def of streamDefinitions) await ensureStream(jsm, naming, def);
+export async function ensureStreams(jsm: JetStreamManager, naming: Naming, maxBytes = -1): Promise<void> {
+  for (const def of streamDefinitions) await ensureStream(jsm, naming, def, maxBytes);
 }
 
 export interface DurableConsumerOptions {

@@ -155,7 +155,7 @@ export async function startService<DB, P extends TProperties>(
   cleanups.unshift(() => nc.drain().catch(() => nc.close()));
   const js = jetstream(nc);
   const jsm = await jetstreamManager(nc);
-  await ensureStreams(jsm, naming);
+  await ensureStreams(jsm, naming, config.STREAM_MAX_BYTES);
 
   const relay = new OutboxRelay({
     db: kitDb,

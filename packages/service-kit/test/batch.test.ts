@@ -23,7 +23,7 @@ describe.each([
   });
 
   afterAll(async () => {
-    await service.stop();
+    await service?.stop();
     await sandbox.cleanup();
   });
 

@@ -14,7 +14,7 @@ describe('consumer runner', () => {
   });
 
   afterAll(async () => {
-    await service.stop();
+    await service?.stop();
     await sandbox.cleanup();
   });
 

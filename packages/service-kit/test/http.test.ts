@@ -27,7 +27,7 @@ describe('side server', () => {
   });
 
   afterAll(async () => {
-    await service.stop();
+    await service?.stop();
     await sandbox.cleanup();
   });
 

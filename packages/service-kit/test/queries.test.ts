@@ -44,8 +44,8 @@ describe('request-reply', () => {
   });
 
   afterAll(async () => {
-    await asker.stop();
-    await owner.stop();
+    await asker?.stop();
+    await owner?.stop();
     await sandbox.pool.query(`drop schema if exists "${sandbox.schema}_a" cascade`);
     await sandbox.cleanup();
   });

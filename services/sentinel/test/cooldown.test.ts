@@ -28,7 +28,7 @@ describe('sentinel cooldowns', () => {
   });
 
   afterAll(async () => {
-    await service.stop();
+    await service?.stop();
     await sandbox.cleanup();
     rmSync(dir, { recursive: true, force: true });
   });

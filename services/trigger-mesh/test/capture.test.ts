@@ -26,7 +26,7 @@ describe('trigger-mesh capturing errors from NATS', () => {
   });
 
   afterAll(async () => {
-    await service.stop();
+    await service?.stop();
     await sandbox.cleanup();
   });
 

@@ -42,7 +42,7 @@ describe('trigger-mesh HTTP ingest', () => {
   });
 
   afterAll(async () => {
-    await service.stop();
+    await service?.stop();
     await sandbox.cleanup();
     rmSync(dir, { recursive: true, force: true });
   });

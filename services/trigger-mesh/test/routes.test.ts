@@ -50,7 +50,7 @@ describe('trigger-mesh routing rules', () => {
   });
 
   afterAll(async () => {
-    await service.stop();
+    await service?.stop();
     await sandbox.cleanup();
     rmSync(dir, { recursive: true, force: true });
   });

@@ -16,7 +16,7 @@ describe('trigger-mesh in an error storm', () => {
   });
 
   afterAll(async () => {
-    await service.stop();
+    await service?.stop();
     await sandbox.cleanup();
   });
 
