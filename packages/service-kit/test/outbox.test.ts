@@ -121,6 +121,16 @@ describe('outbox relay', () => {
     expect(new Set(stored.map((m) => m.msgId)).size).toBe(1_000);
   });
 
+  it('bounds streams by age, and by size only when asked (NATS reserves a size limit on its disk)', async () => {
+    const info = await sandbox.jsm.streams.info(`${sandbox.namespace}_GRACE_ERRORS`);
+    expect(info.config.max_bytes).toBe(-1);
+    expect(info.config.max_age).toBeGreaterThan(0);
+    await ensureStreams(sandbox.jsm, new Naming(sandbox.namespace), 64 * 1024 * 1024);
+    expect((await sandbox.jsm.streams.info(`${sandbox.namespace}_GRACE_ERRORS`)).config.max_bytes).toBe(
+      64 * 1024 * 1024,
+    );
+  });
+
   it('keeps rows pending while JetStream cannot take them, and publishes them once it can', async () => {
     await sandbox.jsm.streams.purge(`${sandbox.namespace}_GRACE_ERRORS`);
     // A relay in a namespace with no streams: every publish fails (no stream captures the subject).
