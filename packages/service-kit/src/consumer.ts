@@ -111,6 +111,8 @@ export interface RunnerDeps {
 }
 
 const RAW_PREVIEW_BYTES = 16 * 1024;
+// How long one pull request waits for messages (the server's minimum is 1 s); bounds how long stop() waits.
+const FETCH_EXPIRES_MS = 1_000;
 
 export class ConsumerRunner<DB> {
   readonly durable: string;
@@ -170,8 +172,18 @@ export class ConsumerRunner<DB> {
     this.stopping = true;
     this.stopController.abort();
     this.slotFreed?.();
-    await this.current?.close().catch(() => undefined);
-    await this.loop;
+    // The open pull request ends on its own within FETCH_EXPIRES_MS; what it still delivers is nak'ed at
+    // once (closing it early would drop such messages unseen, to wait out ack_wait on the server).
+    const waited = new AbortController();
+    const ended = await Promise.race([
+      (this.loop ?? Promise.resolve()).then(() => true),
+      sleep(FETCH_EXPIRES_MS * 3, waited.signal).then(() => false),
+    ]);
+    waited.abort();
+    if (!ended) {
+      await this.current?.close().catch(() => undefined);
+      await this.loop;
+    }
     if (this.inflight > 0) {
       const deadline = new AbortController();
       await Promise.race([new Promise<void>((resolve) => this.idle.add(resolve)), sleep(timeoutMs, deadline.signal)]);
@@ -194,7 +206,10 @@ export class ConsumerRunner<DB> {
       }
       try {
         this.consumer ??= await this.deps.js.consumers.get(this.stream, this.durable);
-        const messages = await this.consumer.fetch({ max_messages: this.concurrency - this.inflight, expires: 5_000 });
+        const messages = await this.consumer.fetch({
+          max_messages: this.concurrency - this.inflight,
+          expires: FETCH_EXPIRES_MS,
+        });
         this.current = messages;
         for await (const msg of messages) {
           if (this.stopping) {

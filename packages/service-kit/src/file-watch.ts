@@ -1,8 +1,10 @@
 // Operator-owned files (routes, playbooks, policies) hot-reloaded: a bad edit keeps the last good version.
+import type { Kysely } from 'kysely';
 import { createHash } from 'node:crypto';
 import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import { errorMessage } from './errors.js';
 import type { Logger } from './logger.js';
+import type { KitTables } from './outbox.js';
 
 export interface WatchedFile<T> {
   /** The last version that parsed. */
@@ -96,4 +98,30 @@ export async function watchConfigFile<T>(opts: WatchFileOptions<T>): Promise<Wat
     reload: () => (reloading ??= reload().finally(() => (reloading = undefined))),
     stop: () => unwatchFile(opts.path, onChange),
   };
+}
+
+/**
+ * Keep a loaded version of an operator file in the service's `file_versions` table (once per content);
+ * returns its version number, which only grows.
+ */
+export async function recordFileVersion<DB>(
+  db: Kysely<DB>,
+  file: string,
+  checksum: string,
+  source: string,
+  path: string,
+): Promise<number> {
+  const kit = db as unknown as Kysely<KitTables>;
+  await kit
+    .insertInto('file_versions')
+    .values({ file, checksum, source, path })
+    .onConflict((oc) => oc.columns(['file', 'checksum']).doNothing())
+    .execute();
+  const row = await kit
+    .selectFrom('file_versions')
+    .select('version')
+    .where('file', '=', file)
+    .where('checksum', '=', checksum)
+    .executeTakeFirstOrThrow();
+  return row.version;
 }

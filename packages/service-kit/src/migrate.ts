@@ -37,6 +37,21 @@ const kitMigrations: Record<string, Migration> = {
       await db.schema.createIndex('outbox_sent_at').on('outbox').column('sent_at').execute();
     },
   },
+  '0002_file_versions': {
+    async up(db) {
+      // Every version of an operator-owned file (routing rules, playbooks, policies) a service loaded.
+      await db.schema
+        .createTable('file_versions')
+        .addColumn('version', 'serial', (c) => c.primaryKey())
+        .addColumn('file', 'text', (c) => c.notNull())
+        .addColumn('checksum', 'text', (c) => c.notNull())
+        .addColumn('source', 'text', (c) => c.notNull())
+        .addColumn('path', 'text', (c) => c.notNull())
+        .addColumn('loaded_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .addUniqueConstraint('file_versions_file_checksum', ['file', 'checksum'])
+        .execute();
+    },
+  },
 };
 
 export class MigrationError extends Error {

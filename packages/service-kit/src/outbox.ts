@@ -9,6 +9,14 @@ import type { Naming } from './naming.js';
 
 export interface KitTables {
   inbox: { consumer: string; event_id: string; handled_at: Generated<Date> };
+  file_versions: {
+    version: Generated<number>;
+    file: string;
+    checksum: string;
+    source: string;
+    path: string;
+    loaded_at: Generated<Date>;
+  };
   outbox: {
     id: Generated<string>;
     event_id: string;

@@ -1,5 +1,5 @@
 // sentinel as a service definition: its consumers, queries and the watched playbook catalog.
-import { consumer, watchConfigFile, type ServiceDefinition } from '@grace/service-kit';
+import { consumer, recordFileVersion, watchConfigFile, type ServiceDefinition } from '@grace/service-kit';
 import { config } from './config.js';
 import { parseCatalog } from './domain/catalog.js';
 import { createRng, randomRng } from './domain/thompson.js';
@@ -9,7 +9,7 @@ import { createMetrics } from './metrics.js';
 import { migrations } from './migrations/index.js';
 import { incidentQuery, incidentsQuery, playbooksQuery } from './queries.js';
 import type { LifecycleDeps } from './remediation.js';
-import { recordCatalogVersion, type Database } from './store.js';
+import type { Database } from './store.js';
 
 export const sentinel: ServiceDefinition<Database, typeof config> = {
   name: 'sentinel',
@@ -24,7 +24,7 @@ export const sentinel: ServiceDefinition<Database, typeof config> = {
       what: 'playbook catalog',
       parse: parseCatalog,
       onLoad: async (_value, text, checksum) => {
-        version = `v${await recordCatalogVersion(db, checksum, text, c.PLAYBOOKS_FILE)}-${checksum.slice(0, 12)}`;
+        version = `v${await recordFileVersion(db, 'playbook catalog', checksum, text, c.PLAYBOOKS_FILE)}-${checksum.slice(0, 12)}`;
       },
       log,
       intervalMs: c.FILE_POLL_MS,

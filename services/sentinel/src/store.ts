@@ -232,20 +232,6 @@ export async function statsOf(db: Db, filter: { playbook?: string; signature?: s
   return q.orderBy('playbook').orderBy('signature').execute();
 }
 
-export async function recordCatalogVersion(db: Db, checksum: string, source: string, path: string): Promise<number> {
-  await db
-    .insertInto('catalog_versions')
-    .values({ checksum, source, path })
-    .onConflict((oc) => oc.column('checksum').doNothing())
-    .execute();
-  const row = await db
-    .selectFrom('catalog_versions')
-    .select('version')
-    .where('checksum', '=', checksum)
-    .executeTakeFirstOrThrow();
-  return row.version;
-}
-
 export async function listIncidents(
   db: Db,
   f: Omit<QueryRequest<'sentinel.query.incidents'>, 'cursor' | 'limit'> & {

@@ -255,7 +255,7 @@ describe('sentinel', () => {
     await new Promise((r) => setTimeout(r, 400));
     const during = await instances[0]!.runtime.request('sentinel.query.playbooks', {});
     expect(during.catalog_version).toBe(before.catalog_version);
-    expect(await count(sandbox, 'catalog_versions')).toBe(1);
+    expect(await count(sandbox, 'file_versions', "file = 'playbook catalog'")).toBe(1);
     writeFileSync(catalogFile, TEST_CATALOG.replace(/ {2}- name: delta[\s\S]*$/, ''));
     const after = await waitFor('the new catalog', async () => {
       const reply = await instances[0]!.runtime.request('sentinel.query.playbooks', {});

@@ -1,5 +1,12 @@
 // trigger-mesh as a service definition: consumers, queries, HTTP ingest, the announcer and the two watched files.
-import { watchConfigFile, errorMessage, consumer, type ServiceDefinition, type WatchedFile } from '@grace/service-kit';
+import {
+  watchConfigFile,
+  errorMessage,
+  consumer,
+  recordFileVersion,
+  type ServiceDefinition,
+  type WatchedFile,
+} from '@grace/service-kit';
 import { startAnnouncer } from './announcer.js';
 import { config } from './config.js';
 import { EMPTY_RULES, parseRules, type CompiledRules } from './domain/rules.js';
@@ -11,7 +18,7 @@ import { NO_PRODUCERS, parseProducers, type Producers } from './ingest/producers
 import { createMetrics } from './metrics.js';
 import { migrations } from './migrations/index.js';
 import { capturesQuery } from './queries.js';
-import { pruneOccurrences, recordRuleVersion, syncProducers, type Database } from './store.js';
+import { pruneOccurrences, syncProducers, type Database } from './store.js';
 
 export const triggerMesh: ServiceDefinition<Database, typeof config> = {
   name: 'trigger-mesh',
@@ -28,7 +35,9 @@ export const triggerMesh: ServiceDefinition<Database, typeof config> = {
         path: c.ROUTES_FILE,
         what: 'routing rules',
         parse: parseRules,
-        onLoad: (_value, text, checksum) => recordRuleVersion(db, checksum, text, c.ROUTES_FILE!),
+        onLoad: async (_value, text, checksum) => {
+          await recordFileVersion(db, 'routing rules', checksum, text, c.ROUTES_FILE!);
+        },
         log,
         intervalMs: c.FILE_POLL_MS,
       });

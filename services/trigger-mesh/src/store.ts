@@ -288,14 +288,6 @@ export async function pruneOccurrences(db: Db, retentionHours: number): Promise<
   return Number(result.numDeletedRows);
 }
 
-export async function recordRuleVersion(db: Db, checksum: string, source: string, path: string): Promise<void> {
-  await db
-    .insertInto('rule_versions')
-    .values({ checksum, source, path })
-    .onConflict((oc) => oc.column('checksum').doNothing())
-    .execute();
-}
-
 export async function syncProducers(
   db: Kysely<Database>,
   producers: { name: string; kind: 'bearer' | 'hmac'; credentialSha256: string }[],

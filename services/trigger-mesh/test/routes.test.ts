@@ -78,7 +78,10 @@ describe('trigger-mesh routing rules', () => {
 
   it('takes a changed file without restart, and keeps the good rules when the new file is broken', async () => {
     writeFileSync(rulesFile, RULES_V2);
-    await waitFor('version 2 to be recorded', async () => (await count(sandbox, 'rule_versions')) === 2);
+    await waitFor(
+      'version 2 to be recorded',
+      async () => (await count(sandbox, 'file_versions', "file = 'routing rules'")) === 2,
+    );
     const second = reported({ kind: 'DbTimeout', message: 'another timeout, other words' });
     await publishRaw(sandbox, 'error.reported', JSON.stringify(second));
     expect((await capturedFor(second)).data.route).toBe('platform-team');
@@ -88,7 +91,7 @@ describe('trigger-mesh routing rules', () => {
       'version: 1\nrules:\n  - name: broken\n    match: { message: "([unclosed" }\n    actions: { drop: true }\n',
     );
     await new Promise((r) => setTimeout(r, 500));
-    expect(await count(sandbox, 'rule_versions')).toBe(2);
+    expect(await count(sandbox, 'file_versions', "file = 'routing rules'")).toBe(2);
     const third = reported({ kind: 'DbTimeout', message: 'a third distinct timeout text' });
     await publishRaw(sandbox, 'error.reported', JSON.stringify(third));
     expect((await capturedFor(third)).data.route).toBe('platform-team');

@@ -1,4 +1,4 @@
-// sentinel schema: incidents and their transitions, attempts (the decision trail), catalog versions, stats cache.
+// sentinel schema: incidents and their transitions, attempts (the decision trail), the statistics cache.
 import { sql, type Kysely, type Migration } from 'kysely';
 
 export const init: Migration = {
@@ -77,15 +77,6 @@ export const init: Migration = {
       .addColumn('stats', 'jsonb', (c) => c.notNull())
       .addColumn('updated_at', 'timestamptz', (c) => c.notNull())
       .addPrimaryKeyConstraint('playbook_stats_pkey', ['signature', 'playbook'])
-      .execute();
-
-    await db.schema
-      .createTable('catalog_versions')
-      .addColumn('version', 'serial', (c) => c.primaryKey())
-      .addColumn('checksum', 'text', (c) => c.notNull().unique())
-      .addColumn('source', 'text', (c) => c.notNull())
-      .addColumn('path', 'text', (c) => c.notNull())
-      .addColumn('loaded_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
       .execute();
   },
 };

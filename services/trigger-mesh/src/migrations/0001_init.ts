@@ -1,4 +1,4 @@
-// trigger_mesh schema: captures by fingerprint, recent occurrences, drop counts, rule versions, producers.
+// trigger_mesh schema: captures by fingerprint, recent occurrences, drop counts, producers, resolved alerts.
 import { sql, type Kysely, type Migration } from 'kysely';
 
 export const init: Migration = {
@@ -69,15 +69,6 @@ export const init: Migration = {
       .addColumn('first_dropped_at', 'timestamptz', (c) => c.notNull())
       .addColumn('last_dropped_at', 'timestamptz', (c) => c.notNull())
       .addPrimaryKeyConstraint('drops_pkey', ['rule', 'service', 'environment'])
-      .execute();
-
-    await db.schema
-      .createTable('rule_versions')
-      .addColumn('version', 'serial', (c) => c.primaryKey())
-      .addColumn('checksum', 'text', (c) => c.notNull().unique())
-      .addColumn('source', 'text', (c) => c.notNull())
-      .addColumn('path', 'text', (c) => c.notNull())
-      .addColumn('loaded_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
       .execute();
 
     await db.schema
