@@ -18,6 +18,12 @@ export const config = {
     maximum: 32,
     description: 'remediation attempts per incident before it is escalated',
   }),
+  ESCALATION_HOLD_MS: Type.Integer({
+    default: 3_600_000,
+    minimum: 0,
+    description:
+      'after an escalation, new captures of the fingerprint are counted on it instead of opening a new incident',
+  }),
   THOMPSON_SEED: Type.Optional(
     Type.Integer({ description: 'seed the playbook draws (tests, replays); unset: random' }),
   ),

@@ -28,6 +28,8 @@ export interface LifecycleDeps {
   catalog: () => CompiledCatalog;
   rng: Rng;
   maxAttempts: number;
+  /** How long after an escalation new captures are counted on it instead of opening a new incident. */
+  escalationHoldMs: number;
   metrics: SentinelMetrics;
 }
 

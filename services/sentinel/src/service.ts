@@ -33,6 +33,7 @@ export const sentinel: ServiceDefinition<Database, typeof config> = {
       catalog: () => catalog.current(),
       rng: c.THOMPSON_SEED === undefined ? randomRng() : createRng(c.THOMPSON_SEED),
       maxAttempts: c.MAX_ATTEMPTS,
+      escalationHoldMs: c.ESCALATION_HOLD_MS,
       metrics: createMetrics(runtime.metrics),
     };
     return {

@@ -124,6 +124,21 @@ export async function getIncident(db: Db, id: string) {
   return db.selectFrom('incidents').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
+/** The incident of a fingerprint escalated since `since`, if any (a human owns it now). */
+export async function lockRecentEscalation(db: Db, fingerprint: string, environment: string, since: Date) {
+  return db
+    .selectFrom('incidents')
+    .selectAll()
+    .where('fingerprint', '=', fingerprint)
+    .where('environment', '=', environment)
+    .where('status', '=', 'escalated')
+    .where('closed_at', '>=', since)
+    .orderBy('closed_at', 'desc')
+    .limit(1)
+    .forUpdate()
+    .executeTakeFirst();
+}
+
 export async function lockIncident(db: Db, id: string) {
   return db.selectFrom('incidents').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
 }

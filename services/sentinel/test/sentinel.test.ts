@@ -120,6 +120,18 @@ describe('sentinel', () => {
     expect(new Set(playbooks).size).toBe(3);
     // The decision trail says what was left out and why.
     expect(trail[2]!.candidates.filter((c) => c.excluded === 'already tried on this incident')).toHaveLength(2);
+
+    // A human owns it now: more of the same error is counted on it, not remediated again.
+    const again = captured({ fingerprint: capture.data.fingerprint, count: 7, total_count: 7, update: true });
+    await publishRaw(sandbox, 'error.captured', JSON.stringify(again));
+    await waitFor('the occurrences counted on the escalated incident', async () => {
+      const { rows } = await sandbox.pool.query(`select occurrences from "${sandbox.schema}".incidents where id = $1`, [
+        incidentId,
+      ]);
+      return (rows[0] as { occurrences: number }).occurrences === 7;
+    });
+    expect(await count(sandbox, 'incidents', `fingerprint = '${capture.data.fingerprint}'`)).toBe(1);
+    expect(await requests(incidentId)).toHaveLength(3);
   });
 
   it('resolves the incident when the verifier says verified, and ignores later news of the same action', async () => {

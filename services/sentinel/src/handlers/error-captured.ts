@@ -3,7 +3,14 @@ import type { GraceEvent } from '@grace/contracts';
 import type { HandlerContext } from '@grace/service-kit';
 import { classify, signatureOf } from '../domain/classify.js';
 import { incidentData, nextAttempt, transition, type LifecycleDeps, type Step } from '../remediation.js';
-import { addTransitions, lockOpenIncident, openIncident, updateIncident, type Database } from '../store.js';
+import {
+  addTransitions,
+  lockOpenIncident,
+  lockRecentEscalation,
+  openIncident,
+  updateIncident,
+  type Database,
+} from '../store.js';
 
 export function triageError(deps: LifecycleDeps) {
   return async (event: GraceEvent<'error.captured'>, ctx: HandlerContext<Database>): Promise<void> => {
@@ -19,6 +26,18 @@ export function triageError(deps: LifecycleDeps) {
       storm: cap.storm,
       ...(cap.attributes ? { attributes: cap.attributes } : {}),
     });
+    // A human owns an escalated incident: more of the same error is counted on it, not remediated again.
+    const held = await lockRecentEscalation(
+      ctx.trx,
+      cap.fingerprint,
+      cap.environment,
+      new Date(step.now.getTime() - deps.escalationHoldMs),
+    );
+    if (held) {
+      if (cap.total_count > held.occurrences) await updateIncident(ctx.trx, held.id, { occurrences: cap.total_count });
+      ctx.log.debug({ incident_id: held.id }, 'counted on the escalated incident');
+      return;
+    }
     const mutedUntil =
       cap.muted_until && Date.parse(cap.muted_until) > step.now.getTime() ? new Date(cap.muted_until) : null;
     const opened = await openIncident(ctx.trx, {
