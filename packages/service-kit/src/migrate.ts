@@ -69,7 +69,13 @@ async function migrate(db: Kysely<unknown>, schema: string, table: string, migra
     migrationTableName: table,
     migrationLockTableName: `${table}_lock`,
   });
-  const { error, results } = await migrator.migrateToLatest();
+  let { error, results } = await migrator.migrateToLatest();
+  // Kysely's setup lists the tables of every schema; a schema dropped at that moment by someone else
+  // ("schema ... does not exist") fails it without touching ours: try again.
+  for (let retry = 0; retry < 3 && error && !results && /does not exist/.test(String(error)); retry++) {
+    await new Promise((r) => setTimeout(r, 100 * (retry + 1)));
+    ({ error, results } = await migrator.migrateToLatest());
+  }
   const failed = results?.find((r) => r.status === 'Error');
   if (error || failed) {
     throw new MigrationError(
