@@ -153,9 +153,14 @@ export async function startService<DB, P extends TProperties>(
     throw new Error(`cannot connect to NATS at ${config.NATS_URL}: ${errorMessage(err)}`, { cause: err });
   }
   cleanups.unshift(() => nc.drain().catch(() => nc.close()));
+  // A failure from here until the service listens closes what was opened, then reports the failure.
+  const failStart = async (err: unknown): Promise<never> => {
+    for (const c of cleanups) await c().catch(() => undefined);
+    throw err;
+  };
   const js = jetstream(nc);
-  const jsm = await jetstreamManager(nc);
-  await ensureStreams(jsm, naming, config.STREAM_MAX_BYTES);
+  const jsm = await jetstreamManager(nc).catch(failStart);
+  await ensureStreams(jsm, naming, config.STREAM_MAX_BYTES).catch(failStart);
 
   const relay = new OutboxRelay({
     db: kitDb,
@@ -222,7 +227,7 @@ export async function startService<DB, P extends TProperties>(
     },
   };
 
-  const parts = (await def.setup?.(runtime)) ?? {};
+  const parts = (await (async () => def.setup?.(runtime))().catch(failStart)) ?? {};
   if (parts.stop) cleanups.unshift(parts.stop);
 
   const runners = (parts.consumers ?? []).map(
@@ -242,7 +247,7 @@ export async function startService<DB, P extends TProperties>(
         { db: kitDb, js, jsm, naming, log, metrics, onEmitted: () => relay.wake() },
       ),
   );
-  for (const r of runners) await r.provision();
+  for (const r of runners) await r.provision().catch(failStart);
 
   const subscriptions: Subscription[] = serveQueries(parts.queries ?? {}, {
     nc,

@@ -61,4 +61,31 @@ describe('side server', () => {
     const res = await fetch(`${base}/ingest/events`);
     expect(await res.text()).toBe('own route /ingest/events');
   });
+
+  it('closes what it opened when a service fails to start, and says why', async () => {
+    await expect(
+      startService(
+        {
+          name: 'broken-start',
+          migrations: {},
+          setup: () => {
+            throw new Error('the catalog is broken');
+          },
+        },
+        { ...sandbox.env, DB_SCHEMA: `${sandbox.schema}_b` },
+      ),
+    ).rejects.toThrow('the catalog is broken');
+    // Its connections are gone (the server ends a backend shortly after the client leaves).
+    await waitFor(
+      'the connections to close',
+      async () => {
+        const { rows } = await sandbox.pool.query(
+          "select count(*)::int as n from pg_stat_activity where application_name = 'broken-start'",
+        );
+        return (rows[0] as { n: number }).n === 0;
+      },
+      5_000,
+    );
+    await sandbox.pool.query(`drop schema if exists "${sandbox.schema}_b" cascade`);
+  });
 });
