@@ -2,6 +2,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { Type } from '@sinclair/typebox';
 import {
+  compileErrorMatch,
   compileNames,
   compileRegex,
   compileValueMatch,
@@ -144,5 +145,37 @@ describe('SEVERITY_RANK', () => {
       .sort((a, b) => a[1] - b[1])
       .map(([name]) => name);
     expect(order).toEqual(['debug', 'info', 'warning', 'error', 'critical']);
+  });
+});
+
+describe('compileErrorMatch', () => {
+  const error = {
+    service: 'checkout-api',
+    environment: 'production',
+    kind: 'Timeout',
+    severity: 'error' as const,
+    message: 'Upstream TIMED OUT',
+    attributes: { code: 504 },
+  };
+  const matches = (match: Parameters<typeof compileErrorMatch>[0], flags = '') =>
+    compileErrorMatch(match, () => undefined, flags).every((test) => test(error));
+
+  it('needs every given field to match: globs, severities, the message, attributes as text', () => {
+    expect(matches({ service: 'checkout-*', min_severity: 'warning', attributes: { code: '504' } })).toBe(true);
+    expect(matches({ service: ['payments', 'checkout-api'], severity: ['critical'] })).toBe(false);
+  });
+
+  it('searches the message with the flags it is given, and never matches a category the error lacks', () => {
+    expect(matches({ message: 'timed out' })).toBe(false);
+    expect(matches({ message: 'timed out' }, 'i')).toBe(true);
+    expect(matches({ category: '*' })).toBe(false);
+  });
+
+  it('reports a bad regular expression with its path', () => {
+    const problems: string[] = [];
+    compileErrorMatch({ attributes: { pod: 're:(' } }, (path, message) =>
+      problems.push(`${path.join('.')}: ${message}`),
+    );
+    expect(problems).toEqual([expect.stringMatching(/^attributes\.pod: invalid regular expression/)]);
   });
 });

@@ -1,7 +1,7 @@
 // Operator-owned YAML files (routing rules, playbook catalogs): parsing with line numbers, readable schema errors,
 // and the matchers and durations such files are written in.
-import { validateSchema, type ValidationError } from '@grace/contracts';
-import type { TSchema } from '@sinclair/typebox';
+import { Severity as SeveritySchema, validateSchema, type ValidationError } from '@grace/contracts';
+import { Type, type TSchema } from '@sinclair/typebox';
 import { isNode, LineCounter, parseDocument, type Document } from 'yaml';
 
 export interface FileProblem {
@@ -215,4 +215,74 @@ function lineOfPath(document: Document, lineCounter: LineCounter, path: readonly
     if (isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
   }
   return undefined;
+}
+
+// ----------------------------------------------------------------------------------------------- matching errors
+
+const NamePattern = Type.String({
+  minLength: 1,
+  maxLength: 256,
+  description: 'an exact name, or a glob where * matches any run of characters',
+});
+/** A name or glob, or a list of them. */
+export const NamePatterns = Type.Union([NamePattern, Type.Array(NamePattern, { minItems: 1, maxItems: 100 })]);
+/** A severity, or a list of them. */
+export const SeverityPatterns = Type.Union([SeveritySchema, Type.Array(SeveritySchema, { minItems: 1, maxItems: 5 })]);
+
+/** The fields an operator file matches an error on (every one given must match). */
+export interface ErrorMatch {
+  service?: string | string[];
+  environment?: string | string[];
+  kind?: string | string[];
+  category?: string | string[];
+  severity?: SeverityName | SeverityName[];
+  min_severity?: SeverityName;
+  message?: string;
+  attributes?: Record<string, string | number | boolean>;
+}
+
+/** What such a match is tested on: a reported, captured or triaged error. */
+export interface MatchableError {
+  service: string;
+  environment: string;
+  kind: string;
+  category?: string;
+  severity: SeverityName;
+  message: string;
+  attributes?: Record<string, string | number | boolean | null>;
+}
+
+/**
+ * One test per given field (names and globs, severities, a message regex, attribute values); a problem is
+ * reported with the field's path. An error without a category never matches a `category` field.
+ */
+export function compileErrorMatch(
+  match: ErrorMatch,
+  problem: (path: string[], message: string) => void,
+  flags = '',
+): ((error: MatchableError) => boolean)[] {
+  const tests: ((error: MatchableError) => boolean)[] = [];
+  for (const field of ['service', 'environment', 'kind', 'category'] as const) {
+    const patterns = match[field];
+    if (patterns === undefined) continue;
+    const test = compileNames(patterns);
+    tests.push((error) => error[field] !== undefined && test(error[field]!));
+  }
+  if (match.severity !== undefined) {
+    const allowed = new Set<SeverityName>(Array.isArray(match.severity) ? match.severity : [match.severity]);
+    tests.push((error) => allowed.has(error.severity));
+  }
+  if (match.min_severity !== undefined) {
+    const minimum = SEVERITY_RANK[match.min_severity];
+    tests.push((error) => SEVERITY_RANK[error.severity] >= minimum);
+  }
+  if (match.message !== undefined) {
+    const regex = compileRegex(match.message, (message) => problem(['message'], message), flags);
+    if (regex) tests.push((error) => regex.test(error.message));
+  }
+  for (const [name, expected] of Object.entries(match.attributes ?? {})) {
+    const test = compileValueMatch(expected, (message) => problem(['attributes', name], message), flags);
+    tests.push((error) => test(error.attributes?.[name]));
+  }
+  return tests;
 }

@@ -17,16 +17,14 @@ import {
   schemas,
   Severity as SeveritySchema,
   validateSchema,
-  type EventData,
   type ValidationError,
 } from '@grace/contracts';
 import {
-  compileNames,
-  compileRegex,
-  compileValueMatch,
+  compileErrorMatch,
+  NamePatterns,
   parseDuration,
+  SeverityPatterns,
   parseYamlDocument,
-  SEVERITY_RANK,
   type FilePath,
   type FileProblem,
 } from '@grace/service-kit';
@@ -34,7 +32,6 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 
 const { ActionPlan, ActionTimeoutMs, Check, ExpectedEffect } = schemas;
 type ActionPlan = schemas.ActionPlan;
-type Severity = EventData<'error.captured'>['severity'];
 
 /** What a playbook is matched against and its templates are filled from: the triaged error. */
 export interface TriageInput {
@@ -48,13 +45,6 @@ export interface TriageInput {
   attributes?: Record<string, string | number | boolean | null>;
 }
 
-const NamePattern = Type.String({
-  minLength: 1,
-  maxLength: 256,
-  description: 'an exact name, or a glob where * matches any run of characters',
-});
-const NamePatterns = Type.Union([NamePattern, Type.Array(NamePattern, { minItems: 1, maxItems: 100 })]);
-const Severities = Type.Union([SeveritySchema, Type.Array(SeveritySchema, { minItems: 1, maxItems: 5 })]);
 // Regexes come from the operator and run on every triaged error: bounded in length, compiled once.
 const RegexSource = Type.String({
   minLength: 1,
@@ -67,7 +57,7 @@ const matchFields = {
   environment: Type.Optional(NamePatterns),
   kind: Type.Optional(NamePatterns),
   category: Type.Optional(NamePatterns),
-  severity: Type.Optional(Severities),
+  severity: Type.Optional(SeverityPatterns),
   min_severity: Type.Optional(SeveritySchema),
   message: Type.Optional(RegexSource),
   attributes: Type.Optional(
@@ -410,9 +400,17 @@ function compilePlaybook(
     problem(path, message);
   };
 
-  const tests = compileMatch(definition.applies_to, (path, message) => report(['applies_to', ...path], message));
+  const tests = compileErrorMatch(
+    definition.applies_to,
+    (path, message) => report(['applies_to', ...path], message),
+    REGEX_FLAGS,
+  );
   const alternatives = (definition.applies_to.any ?? []).map((alternative, index) =>
-    compileMatch(alternative, (path, message) => report(['applies_to', 'any', index, ...path], message)),
+    compileErrorMatch(
+      alternative,
+      (path, message) => report(['applies_to', 'any', index, ...path], message),
+      REGEX_FLAGS,
+    ),
   );
 
   const cooldownMs = parseDuration(definition.cooldown, COOLDOWN);
@@ -574,46 +572,4 @@ export function planFor(playbook: Playbook, input: TriageInput): ActionPlan {
   throw new Error(
     `playbook "${playbook.name}" gives no valid plan for ${input.kind} on ${input.service}: ${describeErrors(problems)}`,
   );
-}
-
-// ----------------------------------------------------------------------------------------------------- matching
-
-type Test = (input: TriageInput) => boolean;
-type MatchFields = Static<typeof Alternative>;
-
-function compileMatch(match: MatchFields, problem: (path: string[], message: string) => void): Test[] {
-  const tests: Test[] = [];
-  if (match.service !== undefined) {
-    const test = compileNames(match.service);
-    tests.push((input) => test(input.service));
-  }
-  if (match.environment !== undefined) {
-    const test = compileNames(match.environment);
-    tests.push((input) => test(input.environment));
-  }
-  if (match.kind !== undefined) {
-    const test = compileNames(match.kind);
-    tests.push((input) => test(input.kind));
-  }
-  if (match.category !== undefined) {
-    const test = compileNames(match.category);
-    tests.push((input) => input.category !== undefined && test(input.category));
-  }
-  if (match.severity !== undefined) {
-    const allowed = new Set<Severity>(Array.isArray(match.severity) ? match.severity : [match.severity]);
-    tests.push((input) => allowed.has(input.severity));
-  }
-  if (match.min_severity !== undefined) {
-    const minimum = SEVERITY_RANK[match.min_severity];
-    tests.push((input) => SEVERITY_RANK[input.severity] >= minimum);
-  }
-  if (match.message !== undefined) {
-    const regex = compileRegex(match.message, (message) => problem(['message'], message), REGEX_FLAGS);
-    if (regex) tests.push((input) => regex.test(input.message));
-  }
-  for (const [name, expected] of Object.entries(match.attributes ?? {})) {
-    const test = compileValueMatch(expected, (message) => problem(['attributes', name], message), REGEX_FLAGS);
-    tests.push((input) => test(input.attributes?.[name]));
-  }
-  return tests;
 }

@@ -12,12 +12,11 @@
 import { createHash } from 'node:crypto';
 import { describeErrors, Severity as SeveritySchema, type EventData } from '@grace/contracts';
 import {
-  compileNames,
-  compileRegex,
-  compileValueMatch,
+  compileErrorMatch,
+  NamePatterns,
   parseDuration,
+  SeverityPatterns,
   parseYamlDocument,
-  SEVERITY_RANK,
   type FilePath,
   type FileProblem,
 } from '@grace/service-kit';
@@ -26,13 +25,6 @@ import { Type, type Static } from '@sinclair/typebox';
 type ErrorReported = EventData<'error.reported'>;
 type Severity = ErrorReported['severity'];
 
-const NamePattern = Type.String({
-  minLength: 1,
-  maxLength: 256,
-  description: 'an exact name, or a glob where * matches any run of characters',
-});
-const NamePatterns = Type.Union([NamePattern, Type.Array(NamePattern, { minItems: 1, maxItems: 100 })]);
-const Severities = Type.Union([SeveritySchema, Type.Array(SeveritySchema, { minItems: 1, maxItems: 5 })]);
 // Regexes come from the operator and run on every event: bounded in length, compiled once.
 const RegexSource = Type.String({ minLength: 1, maxLength: 1024, description: 'a JavaScript regular expression' });
 const tagOptions = { minLength: 1, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' };
@@ -42,7 +34,7 @@ const RuleMatch = Type.Object(
     service: Type.Optional(NamePatterns),
     environment: Type.Optional(NamePatterns),
     kind: Type.Optional(NamePatterns),
-    severity: Type.Optional(Severities),
+    severity: Type.Optional(SeverityPatterns),
     min_severity: Type.Optional(SeveritySchema),
     message: Type.Optional(RegexSource),
     attributes: Type.Optional(
@@ -147,7 +139,7 @@ export function parseRules(source: string): CompiledRules {
     if (first === undefined) firstIndexByName.set(rule.name, index);
     else problem(['rules', index, 'name'], `duplicate rule name "${rule.name}" (also rules.${first})`);
     const rulePath = ['rules', index];
-    const tests = compileMatch(rule.match, (path, message) => problem([...rulePath, 'match', ...path], message));
+    const tests = compileErrorMatch(rule.match, (path, message) => problem([...rulePath, 'match', ...path], message));
     const { drop, ...changes } = rule.actions;
     if (drop && Object.keys(changes).length > 0) {
       problem(
@@ -198,37 +190,4 @@ function evaluateRules(rules: readonly CompiledRule[], data: ErrorReported, now:
     if (rule.muteMs !== undefined) decision.mutedUntil = new Date(now.getTime() + rule.muteMs);
   }
   return decision;
-}
-
-function compileMatch(match: RoutingRule['match'], problem: (path: string[], message: string) => void): Test[] {
-  const tests: Test[] = [];
-  if (match.service !== undefined) {
-    const test = compileNames(match.service);
-    tests.push((data) => test(data.service));
-  }
-  if (match.environment !== undefined) {
-    const test = compileNames(match.environment);
-    tests.push((data) => test(data.environment));
-  }
-  if (match.kind !== undefined) {
-    const test = compileNames(match.kind);
-    tests.push((data) => test(data.kind));
-  }
-  if (match.severity !== undefined) {
-    const allowed = new Set<Severity>(Array.isArray(match.severity) ? match.severity : [match.severity]);
-    tests.push((data) => allowed.has(data.severity));
-  }
-  if (match.min_severity !== undefined) {
-    const minimum = SEVERITY_RANK[match.min_severity];
-    tests.push((data) => SEVERITY_RANK[data.severity] >= minimum);
-  }
-  if (match.message !== undefined) {
-    const regex = compileRegex(match.message, (message) => problem(['message'], message));
-    if (regex) tests.push((data) => regex.test(data.message));
-  }
-  for (const [name, expected] of Object.entries(match.attributes ?? {})) {
-    const test = compileValueMatch(expected, (message) => problem(['attributes', name], message));
-    tests.push((data) => test(data.attributes?.[name]));
-  }
-  return tests;
 }
