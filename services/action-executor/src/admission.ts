@@ -1,0 +1,153 @@
+// Admission of a new contract: the constitution (pause switch, one open contract per target, action budget), then
+// the policy (deny, raise the tier, require approval, dry run), then approval or straight to the workers.
+import { randomUUID } from 'node:crypto';
+import { AdapterError } from './adapters/adapter.js';
+import { evaluatePolicy } from './domain/policy.js';
+import { audit, denyContract, emitFor, planOf, type ExecutorDeps, type Step } from './lifecycle.js';
+import {
+  actionsAdmittedOn,
+  insertApproval,
+  lockTarget,
+  openContractOn,
+  readControls,
+  updateContract,
+  type ContractRow,
+} from './store.js';
+
+/** Decide what happens to a pending contract (new, or held by the pause switch and now resumed). */
+export async function admitContract(step: Step, deps: ExecutorDeps, contract: ContractRow): Promise<ContractRow> {
+  const { trx, now } = step;
+  await lockTarget(trx, contract.service, contract.environment);
+
+  const controls = await readControls(trx);
+  if (controls.paused) {
+    const row = await updateContract(trx, contract.id, { held: true });
+    audit(step, row, 'constitution.held', {
+      rule: 'pause-switch',
+      reason: `Grace is paused by ${controls.paused_by ?? 'an admin'}: ${controls.reason ?? 'no reason given'}`,
+    });
+    return row;
+  }
+
+  const open = await openContractOn(trx, contract.service, contract.environment, contract.id);
+  if (open) {
+    return denyContract(step, deps, contract, {
+      by: 'constitution',
+      rule: 'one-open-contract-per-target',
+      reason: `contract ${open.id} (${open.playbook}) on ${contract.service}/${contract.environment} is still ${open.status}`,
+    });
+  }
+
+  const { policy, version } = deps.policy();
+  const decision = evaluatePolicy(policy, {
+    service: contract.service,
+    environment: contract.environment,
+    playbook: contract.playbook,
+    adapter: contract.adapter,
+    action: contract.action,
+    tier: contract.requested_tier,
+    now,
+  });
+  audit(step, contract, 'policy.checked', {
+    policy_version: version,
+    matched: decision.matched,
+    requested_tier: contract.requested_tier,
+    tier: decision.tier,
+    ...(decision.denied ? { denied: decision.denied } : {}),
+    ...(decision.approval ? { approval: decision.approval } : {}),
+    ...(decision.dryRun ? { dry_run: decision.dryRun } : {}),
+  });
+
+  const { budget } = deps;
+  if (decision.tier >= budget.minTier) {
+    const since = new Date(now.getTime() - budget.windowMs);
+    const used = await actionsAdmittedOn(
+      trx,
+      contract.service,
+      contract.environment,
+      budget.minTier,
+      since,
+      contract.id,
+    );
+    if (used >= budget.max) {
+      return denyContract(step, deps, contract, {
+        by: 'constitution',
+        rule: 'action-budget',
+        reason: `${used} actions of tier >= ${budget.minTier} on ${contract.service}/${contract.environment} in the last ${Math.round(budget.windowMs / 60_000)} min; the budget is ${budget.max}`,
+      });
+    }
+  }
+  if (decision.denied) {
+    return denyContract(step, deps, contract, {
+      by: 'policy',
+      rule: decision.denied.rule,
+      reason: decision.denied.reason,
+      policyVersion: version,
+    });
+  }
+
+  const adapter = deps.adapters[contract.adapter];
+  let plan: string;
+  try {
+    if (!adapter)
+      throw new AdapterError(deps.unavailableAdapters[contract.adapter] ?? `no ${contract.adapter} adapter`);
+    plan = adapter.describe({ action: contract.action, target: contract.target, params: contract.params });
+  } catch (err) {
+    if (!(err instanceof AdapterError)) throw err;
+    return denyContract(step, deps, contract, {
+      by: 'constitution',
+      rule: 'runnable-plan',
+      reason: `the ${contract.adapter} adapter cannot run this plan: ${err.message}`,
+    });
+  }
+
+  const dryRun = deps.globalDryRun || decision.dryRun !== undefined;
+  let row = await updateContract(trx, contract.id, {
+    held: false,
+    tier: decision.tier,
+    dry_run: dryRun,
+    plan,
+    policy_version: version,
+  });
+
+  if (decision.approval) {
+    const approvalId = randomUUID();
+    const expiresAt = new Date(now.getTime() + decision.approval.expiresInMs);
+    await insertApproval(trx, {
+      id: approvalId,
+      contract_id: row.id,
+      quorum_required: decision.approval.quorum.required,
+      quorum_role: decision.approval.quorum.role,
+      reason: decision.approval.reason,
+      rule: decision.approval.rule,
+      status: 'pending',
+      requested_at: now,
+      expires_at: expiresAt,
+    });
+    row = await updateContract(trx, row.id, { approval_id: approvalId });
+    emitFor(step, row)('approval.requested', {
+      approval_id: approvalId,
+      contract_id: row.id,
+      action_id: row.action_id,
+      ...(row.incident_id ? { incident_id: row.incident_id } : {}),
+      quorum: decision.approval.quorum,
+      plan: planOf(row),
+      requested_by: row.requested_by,
+      reason: decision.approval.reason,
+      requested_at: now.toISOString(),
+      expires_at: expiresAt.toISOString(),
+    });
+    audit(step, row, 'approval.requested', {
+      approval_id: approvalId,
+      rule: decision.approval.rule,
+      quorum: decision.approval.quorum,
+      expires_at: expiresAt.toISOString(),
+    });
+    deps.metrics.approvals.inc({ outcome: 'requested' });
+    return row;
+  }
+
+  row = await updateContract(trx, row.id, { status: 'approved' });
+  audit(step, row, 'contract.approved', { by: 'policy', tier: row.tier, dry_run: row.dry_run, plan });
+  return row;
+}

@@ -1,0 +1,129 @@
+// What every step of a contract's life shares: the step context, the executor's dependencies, and the event data
+// built from a contract row (its plan, its origin, a denial).
+import type { EventData } from '@grace/contracts';
+import type { Emit, Logger } from '@grace/service-kit';
+import type { Transaction } from 'kysely';
+import type { ActionAdapter, AdapterName } from './adapters/adapter.js';
+import type { CompiledPolicy } from './domain/policy.js';
+import type { ExecutorMetrics } from './metrics.js';
+import { appendAudit, updateContract, type AuditStep, type ContractRow, type Database } from './store.js';
+
+export const ACTOR = 'service:action-executor';
+
+/** One transaction of a step: its state change, its events (outbox) and its audit entries commit together. */
+export interface Step {
+  trx: Transaction<Database>;
+  emit: Emit;
+  log: Logger;
+  now: Date;
+  /** Audit entries appended last, just before the commit (see appendAudit). */
+  audit: AuditStep[];
+}
+
+export interface ExecutorDeps {
+  policy: () => { policy: CompiledPolicy; version: string };
+  adapters: Partial<Record<AdapterName, ActionAdapter>>;
+  /** Why an adapter is missing (e.g. no kubeconfig), to say so in the contract. */
+  unavailableAdapters: Partial<Record<AdapterName, string>>;
+  globalDryRun: boolean;
+  budget: { max: number; minTier: number; windowMs: number };
+  metrics: ExecutorMetrics;
+  /** Wake the workers of this instance: a contract has work to do. */
+  wake: () => void;
+}
+
+/** Run `fn` as a step and append its audit entries last. */
+export async function inStep<T>(
+  trx: Transaction<Database>,
+  emit: Emit,
+  log: Logger,
+  fn: (step: Step) => Promise<T>,
+): Promise<T> {
+  const step: Step = { trx, emit, log, now: new Date(), audit: [] };
+  const result = await fn(step);
+  await appendAudit(trx, step.audit);
+  return result;
+}
+
+export function audit(
+  step: Step,
+  contract: ContractRow | undefined,
+  name: string,
+  detail: Record<string, unknown>,
+  actor = ACTOR,
+) {
+  step.audit.push({
+    step: name,
+    actor,
+    contract_id: contract?.id ?? null,
+    action_id: contract?.action_id ?? null,
+    detail,
+  });
+}
+
+/** Events about a contract keep the correlation id of the action.requested that started it. */
+export function emitFor(step: Step, contract: ContractRow): Emit {
+  return (subject, data, options) =>
+    step.emit(subject, data, {
+      ...(contract.correlation_id ? { correlationid: contract.correlation_id } : {}),
+      ...options,
+    });
+}
+
+export function originOf(c: ContractRow) {
+  return {
+    ...(c.incident_id ? { incident_id: c.incident_id } : {}),
+    ...(c.fingerprint ? { fingerprint: c.fingerprint } : {}),
+    ...(c.signature ? { signature: c.signature } : {}),
+  };
+}
+
+export function planOf(c: ContractRow): EventData<'approval.requested'>['plan'] {
+  return {
+    playbook: c.playbook,
+    adapter: c.adapter,
+    action: c.action,
+    target: c.target,
+    params: c.params,
+    tier: c.tier,
+    expected_effect: c.expected_effect,
+    checks: c.checks,
+    timeout_ms: c.timeout_ms,
+  };
+}
+
+export interface Denial {
+  by: 'policy' | 'constitution';
+  rule: string;
+  reason: string;
+  policyVersion?: string;
+}
+
+/** End a contract that will never run: status denied, `action.denied` naming the rule, an audit entry. */
+export async function denyContract(step: Step, deps: ExecutorDeps, contract: ContractRow, denial: Denial) {
+  const row = await updateContract(step.trx, contract.id, {
+    status: 'denied',
+    held: false,
+    error: `${denial.by} rule ${denial.rule}: ${denial.reason}`,
+    ...(denial.policyVersion ? { policy_version: denial.policyVersion } : {}),
+  });
+  emitFor(step, row)('action.denied', {
+    action_id: row.action_id,
+    ...originOf(row),
+    playbook: row.playbook,
+    adapter: row.adapter,
+    action: row.action,
+    target: row.target,
+    tier: row.tier,
+    attempt: row.attempt,
+    denied_by: denial.by,
+    rule: denial.rule,
+    ...(denial.policyVersion ? { policy_version: denial.policyVersion } : {}),
+    reason: denial.reason,
+    denied_at: step.now.toISOString(),
+  });
+  audit(step, row, `${denial.by}.denied`, { rule: denial.rule, reason: denial.reason });
+  deps.metrics.denied.inc({ by: denial.by, rule: denial.rule });
+  step.log.info({ contract_id: row.id, rule: denial.rule, by: denial.by }, 'action denied');
+  return row;
+}

@@ -1,0 +1,472 @@
+// action-executor's tables (Kysely types) and the statements it runs: contracts, the workers' claims, snapshots,
+// approvals and votes, the audit chain, the pause switch.
+import type { schemas } from '@grace/contracts';
+import { sql, type ColumnType, type Insertable, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { GENESIS_HASH, hashEntry, type StoredAuditEntry } from './domain/audit-chain.js';
+
+type Json = Record<string, unknown>;
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+export type ContractStatus = schemas.ContractStatus;
+
+export interface ContractsTable {
+  id: string;
+  action_id: string;
+  idempotency_key: string;
+  incident_id: string | null;
+  fingerprint: string | null;
+  signature: string | null;
+  playbook: string;
+  adapter: 'nats' | 'http' | 'kubernetes';
+  action: string;
+  service: string;
+  environment: string;
+  target: ColumnType<schemas.Target, string, string>;
+  params: ColumnType<Json, string, string>;
+  requested_tier: number;
+  tier: number;
+  expected_effect: ColumnType<schemas.ExpectedEffect, string, string>;
+  checks: ColumnType<schemas.Check[], string, string>;
+  timeout_ms: number;
+  attempt: number;
+  requested_by: ColumnType<{ kind: 'service' | 'user'; id: string }, string, string>;
+  requested_at: Timestamp;
+  status: ContractStatus;
+  held: ColumnType<boolean, boolean | undefined, boolean>;
+  dry_run: ColumnType<boolean, boolean | undefined, boolean>;
+  plan: string | null;
+  policy_version: string | null;
+  approval_id: string | null;
+  snapshot_id: string | null;
+  result: schemas.ExecutionResult | null;
+  actual_state: ColumnType<Json | null, string | null, string | null>;
+  verdict: schemas.Verdict | null;
+  confidence: number | null;
+  verification_id: string | null;
+  error: string | null;
+  correlation_id: string | null;
+  lease_owner: string | null;
+  lease_until: ColumnType<Date | null, Date | string | null, Date | string | null>;
+  rollback_trigger: 'drift' | 'failed' | 'timed_out' | null;
+  rollback_reason: string | null;
+  restore_attempts: ColumnType<number, number | undefined, number>;
+  started_at: ColumnType<Date | null, Date | string | null, Date | string | null>;
+  finished_at: ColumnType<Date | null, Date | string | null, Date | string | null>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface SnapshotsTable {
+  id: string;
+  contract_id: string;
+  adapter: string;
+  target: ColumnType<schemas.Target, string, string>;
+  state: ColumnType<Json, string, string>;
+  taken_at: Timestamp;
+  restored_at: ColumnType<Date | null, Date | string | null, Date | string | null>;
+}
+
+export interface ApprovalsTable {
+  id: string;
+  contract_id: string;
+  quorum_required: number;
+  quorum_role: 'viewer' | 'operator' | 'approver' | 'admin';
+  reason: string;
+  rule: string;
+  status: 'pending' | 'granted' | 'rejected' | 'expired';
+  requested_at: Timestamp;
+  expires_at: Timestamp;
+  decided_at: ColumnType<Date | null, Date | string | null, Date | string | null>;
+}
+
+export interface VotesTable {
+  vote_id: string;
+  approval_id: string;
+  voter_id: string;
+  voter_roles: ColumnType<string[], string, string>;
+  decision: 'approve' | 'reject';
+  comment: string | null;
+  counted: boolean;
+  not_counted_reason: string | null;
+  cast_at: Timestamp;
+  recorded_at: Timestamp;
+}
+
+export interface AuditEntriesTable {
+  seq: ColumnType<string, number, number>;
+  at: Timestamp;
+  step: string;
+  actor: string;
+  contract_id: string | null;
+  action_id: string | null;
+  detail: ColumnType<Json, string, string>;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface ControlsTable {
+  id: number;
+  paused: boolean;
+  paused_by: string | null;
+  paused_at: ColumnType<Date | null, Date | string | null, Date | string | null>;
+  reason: string | null;
+  updated_at: Timestamp;
+}
+
+export interface Database {
+  contracts: ContractsTable;
+  snapshots: SnapshotsTable;
+  approvals: ApprovalsTable;
+  votes: VotesTable;
+  audit_entries: AuditEntriesTable;
+  controls: ControlsTable;
+}
+
+export type ContractRow = Selectable<ContractsTable>;
+export type SnapshotRow = Selectable<SnapshotsTable>;
+export type ApprovalRow = Selectable<ApprovalsTable>;
+export type VoteRow = Selectable<VotesTable>;
+export type NewContract = Insertable<ContractsTable>;
+export type Db = Kysely<Database> | Transaction<Database>;
+
+/** Contracts whose target may not take a new action: still running, awaiting a verdict, or rolling back. */
+export const OPEN_STATUSES: readonly ContractStatus[] = [
+  'pending',
+  'approved',
+  'snapshotted',
+  'executing',
+  'executed',
+  'rolling_back',
+];
+
+export const json = (value: unknown): string => JSON.stringify(value);
+
+/** Insert a new contract; undefined when its action id or idempotency key is already known. */
+export async function insertContract(trx: Db, row: NewContract): Promise<ContractRow | undefined> {
+  return trx
+    .insertInto('contracts')
+    .values(row)
+    .onConflict((oc) => oc.doNothing())
+    .returningAll()
+    .executeTakeFirst();
+}
+
+export async function lockContract(trx: Db, id: string): Promise<ContractRow | undefined> {
+  return trx.selectFrom('contracts').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+}
+
+export async function lockContractByAction(trx: Db, actionId: string): Promise<ContractRow | undefined> {
+  return trx.selectFrom('contracts').selectAll().where('action_id', '=', actionId).forUpdate().executeTakeFirst();
+}
+
+export async function getContract(
+  db: Db,
+  by: { contract_id?: string; action_id?: string },
+): Promise<ContractRow | undefined> {
+  let query = db.selectFrom('contracts').selectAll();
+  if (by.contract_id) query = query.where('id', '=', by.contract_id);
+  if (by.action_id) query = query.where('action_id', '=', by.action_id);
+  return query.executeTakeFirst();
+}
+
+export async function updateContract(
+  trx: Db,
+  id: string,
+  changes: Partial<Omit<Insertable<ContractsTable>, 'id'>>,
+): Promise<ContractRow> {
+  return trx
+    .updateTable('contracts')
+    .set({ ...changes, updated_at: new Date() })
+    .where('id', '=', id)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+/**
+ * Serialise decisions about one target (service and environment) across replicas for the rest of the
+ * transaction, so two actions cannot both pass the budget or the one-open-contract rule.
+ */
+export async function lockTarget(trx: Db, service: string, environment: string): Promise<void> {
+  await sql`select pg_advisory_xact_lock(hashtextextended(${`action-executor:target:${service}:${environment}`}, 0))`.execute(
+    trx,
+  );
+}
+
+/** Another contract on the target that is still open, if any. */
+export async function openContractOn(
+  trx: Db,
+  service: string,
+  environment: string,
+  exceptId: string,
+): Promise<Pick<ContractRow, 'id' | 'playbook' | 'status'> | undefined> {
+  return trx
+    .selectFrom('contracts')
+    .select(['id', 'playbook', 'status'])
+    .where('service', '=', service)
+    .where('environment', '=', environment)
+    .where('id', '!=', exceptId)
+    .where('held', '=', false)
+    .where('status', 'in', OPEN_STATUSES)
+    .orderBy('created_at')
+    .limit(1)
+    .executeTakeFirst();
+}
+
+/** Tier >= minTier actions admitted on the target since `since` (denied and expired ones never ran). */
+export async function actionsAdmittedOn(
+  trx: Db,
+  service: string,
+  environment: string,
+  minTier: number,
+  since: Date,
+  exceptId: string,
+): Promise<number> {
+  const row = await trx
+    .selectFrom('contracts')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('service', '=', service)
+    .where('environment', '=', environment)
+    .where('tier', '>=', minTier)
+    .where('created_at', '>=', since)
+    .where('id', '!=', exceptId)
+    .where('held', '=', false)
+    .where('status', 'not in', ['denied', 'expired'])
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+/**
+ * Claim the oldest contract with work to do now (an approved or snapshotted one to run, a rollback to do, or one
+ * whose worker's lease ran out), for `leaseMs`. SKIP LOCKED: replicas never claim the same contract.
+ */
+export async function claimWork(
+  db: Kysely<Database>,
+  owner: string,
+  leaseMs: number,
+): Promise<ContractRow | undefined> {
+  const result = await sql<ContractRow>`
+    update contracts set lease_owner = ${owner}, lease_until = now() + make_interval(secs => ${leaseMs / 1000}),
+           updated_at = now()
+    where id = (
+      select id from contracts
+      where status in ('approved', 'snapshotted', 'executing', 'rolling_back')
+        and not held and (lease_until is null or lease_until < now())
+      order by created_at
+      for update skip locked
+      limit 1)
+    returning *`.execute(db);
+  return result.rows[0];
+}
+
+/** Lock a claimed contract for its next step; undefined when the lease was lost to another worker. */
+export async function lockOwnedContract(trx: Db, id: string, owner: string): Promise<ContractRow | undefined> {
+  return trx
+    .selectFrom('contracts')
+    .selectAll()
+    .where('id', '=', id)
+    .where('lease_owner', '=', owner)
+    .forUpdate()
+    .executeTakeFirst();
+}
+
+export async function extendLease(trx: Db, id: string, owner: string, leaseMs: number): Promise<void> {
+  await sql`update contracts set lease_until = now() + make_interval(secs => ${leaseMs / 1000})
+            where id = ${id} and lease_owner = ${owner}`.execute(trx);
+}
+
+export async function insertSnapshot(trx: Db, row: Insertable<SnapshotsTable>): Promise<void> {
+  await trx.insertInto('snapshots').values(row).execute();
+}
+
+export async function getSnapshot(db: Db, id: string): Promise<SnapshotRow | undefined> {
+  return db.selectFrom('snapshots').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export async function markSnapshotRestored(trx: Db, id: string, at: Date): Promise<void> {
+  await trx.updateTable('snapshots').set({ restored_at: at }).where('id', '=', id).execute();
+}
+
+export async function insertApproval(trx: Db, row: Insertable<ApprovalsTable>): Promise<void> {
+  await trx.insertInto('approvals').values(row).execute();
+}
+
+export async function lockApproval(trx: Db, id: string): Promise<ApprovalRow | undefined> {
+  return trx.selectFrom('approvals').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+}
+
+export async function getApproval(db: Db, id: string): Promise<ApprovalRow | undefined> {
+  return db.selectFrom('approvals').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export async function setApprovalStatus(trx: Db, id: string, status: ApprovalRow['status'], at: Date): Promise<void> {
+  await trx.updateTable('approvals').set({ status, decided_at: at }).where('id', '=', id).execute();
+}
+
+/** Pending approvals past their expiry, locked (SKIP LOCKED: one replica expires each). */
+export async function lockExpiredApprovals(trx: Db, now: Date, limit: number): Promise<ApprovalRow[]> {
+  return trx
+    .selectFrom('approvals')
+    .selectAll()
+    .where('status', '=', 'pending')
+    .where('expires_at', '<=', now)
+    .orderBy('expires_at')
+    .limit(limit)
+    .forUpdate()
+    .skipLocked()
+    .execute();
+}
+
+export async function pendingApprovals(
+  db: Db,
+  filter: { service?: string; environment?: string; after?: { requestedAt: string; id: string }; limit: number },
+): Promise<(ApprovalRow & { contract: ContractRow })[]> {
+  let query = db
+    .selectFrom('approvals')
+    .innerJoin('contracts', 'contracts.id', 'approvals.contract_id')
+    .selectAll('approvals')
+    .select((eb) => eb.fn('to_jsonb', [eb.table('contracts')]).as('contract'))
+    .where('approvals.status', '=', 'pending');
+  if (filter.service) query = query.where('contracts.service', '=', filter.service);
+  if (filter.environment) query = query.where('contracts.environment', '=', filter.environment);
+  if (filter.after) {
+    const { requestedAt, id } = filter.after;
+    query = query.where((eb) =>
+      eb.or([
+        eb('approvals.requested_at', '>', new Date(requestedAt)),
+        eb.and([eb('approvals.requested_at', '=', new Date(requestedAt)), eb('approvals.id', '>', id)]),
+      ]),
+    );
+  }
+  const rows = await query.orderBy('approvals.requested_at').orderBy('approvals.id').limit(filter.limit).execute();
+  return rows as unknown as (ApprovalRow & { contract: ContractRow })[];
+}
+
+export async function insertVote(trx: Db, row: Insertable<VotesTable>): Promise<boolean> {
+  const inserted = await trx
+    .insertInto('votes')
+    .values(row)
+    .onConflict((oc) => oc.column('vote_id').doNothing())
+    .returning('vote_id')
+    .executeTakeFirst();
+  return inserted !== undefined;
+}
+
+export async function votesOf(db: Db, approvalId: string): Promise<VoteRow[]> {
+  return db
+    .selectFrom('votes')
+    .selectAll()
+    .where('approval_id', '=', approvalId)
+    .orderBy('recorded_at')
+    .orderBy('vote_id')
+    .execute();
+}
+
+/** Contracts held by the pause switch, oldest first, locked for admission. */
+export async function lockHeldContracts(trx: Db, limit: number): Promise<ContractRow[]> {
+  return trx
+    .selectFrom('contracts')
+    .selectAll()
+    .where('held', '=', true)
+    .orderBy('created_at')
+    .limit(limit)
+    .forUpdate()
+    .skipLocked()
+    .execute();
+}
+
+export async function countContracts(db: Db, where: 'held' | 'open'): Promise<number> {
+  let query = db.selectFrom('contracts').select((eb) => eb.fn.countAll<string>().as('n'));
+  query =
+    where === 'held'
+      ? query.where('held', '=', true)
+      : query.where('held', '=', false).where('status', 'in', OPEN_STATUSES);
+  const row = await query.executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+export async function readControls(db: Db): Promise<Selectable<ControlsTable>> {
+  return db.selectFrom('controls').selectAll().where('id', '=', 1).executeTakeFirstOrThrow();
+}
+
+export async function lockControls(trx: Db): Promise<Selectable<ControlsTable>> {
+  return trx.selectFrom('controls').selectAll().where('id', '=', 1).forUpdate().executeTakeFirstOrThrow();
+}
+
+export async function writeControls(
+  trx: Db,
+  changes: { paused: boolean; paused_by: string | null; paused_at: Date | null; reason: string | null },
+): Promise<void> {
+  await trx
+    .updateTable('controls')
+    .set({ ...changes, updated_at: new Date() })
+    .where('id', '=', 1)
+    .execute();
+}
+
+// ---- audit chain ----
+
+export interface AuditStep {
+  step: string;
+  actor: string;
+  contract_id?: string | null;
+  action_id?: string | null;
+  detail: Json;
+}
+
+/**
+ * Append entries to the audit chain. The chain is one sequence across replicas, so appends are serialised with a
+ * transaction-scoped advisory lock; call this last in a transaction so the lock is held only until the commit.
+ */
+export async function appendAudit(trx: Transaction<Database>, steps: readonly AuditStep[]): Promise<void> {
+  if (steps.length === 0) return;
+  await sql`select pg_advisory_xact_lock(hashtextextended('action-executor:audit', 0))`.execute(trx);
+  const last = await trx
+    .selectFrom('audit_entries')
+    .select(['seq', 'hash'])
+    .orderBy('seq', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  let seq = last ? Number(last.seq) : 0;
+  let prevHash = last?.hash ?? GENESIS_HASH;
+  const at = new Date().toISOString();
+  const rows = steps.map((s) => {
+    seq += 1;
+    const fields = {
+      seq,
+      at,
+      step: s.step,
+      actor: s.actor,
+      contract_id: s.contract_id ?? null,
+      action_id: s.action_id ?? null,
+      detail: s.detail,
+      prev_hash: prevHash,
+    };
+    const hash = hashEntry(fields);
+    prevHash = hash;
+    return { ...fields, detail: json(fields.detail), hash };
+  });
+  await trx.insertInto('audit_entries').values(rows).execute();
+}
+
+const toStored = (row: Selectable<AuditEntriesTable>): StoredAuditEntry => ({
+  seq: Number(row.seq),
+  at: new Date(row.at).toISOString(),
+  step: row.step,
+  actor: row.actor,
+  contract_id: row.contract_id,
+  action_id: row.action_id,
+  detail: row.detail,
+  prev_hash: row.prev_hash,
+  hash: row.hash,
+});
+
+export async function auditEntries(
+  db: Db,
+  filter: { contract_id?: string; action_id?: string; afterSeq?: number; limit: number },
+): Promise<StoredAuditEntry[]> {
+  let query = db.selectFrom('audit_entries').selectAll();
+  if (filter.contract_id) query = query.where('contract_id', '=', filter.contract_id);
+  if (filter.action_id) query = query.where('action_id', '=', filter.action_id);
+  if (filter.afterSeq !== undefined) query = query.where('seq', '>', String(filter.afterSeq) as never);
+  const rows = await query.orderBy('seq').limit(filter.limit).execute();
+  return rows.map(toStored);
+}

@@ -1,0 +1,399 @@
+// The worker pool: claims contracts with work to do (SKIP LOCKED, leased) and runs their steps outside any
+// transaction: snapshot (tier >= 2), execute with the action's timeout, restore on drift, failure or timeout.
+import type { ServiceRuntime } from '@grace/service-kit';
+import { errorMessage } from '@grace/service-kit';
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { ActionAdapter } from './adapters/adapter.js';
+import { audit, emitFor, inStep, originOf, planOf, type ExecutorDeps, type Step } from './lifecycle.js';
+import {
+  claimWork,
+  extendLease,
+  getSnapshot,
+  insertSnapshot,
+  lockOwnedContract,
+  markSnapshotRestored,
+  readControls,
+  updateContract,
+  type ContractRow,
+  type Database,
+} from './store.js';
+
+export interface WorkerSettings {
+  workers: number;
+  pollMs: number;
+  leaseMarginMs: number;
+  snapshotTimeoutMs: number;
+  restoreAttempts: number;
+  restoreRetryMs: number;
+}
+
+type Outcome<T> = { ok: true; value: T } | { ok: false; timedOut: boolean; message: string };
+
+/**
+ * Run an adapter call bounded by `timeoutMs`: the signal fires at the timeout and the worker stops waiting then,
+ * whatever the adapter does, so a hanging target never holds a worker.
+ */
+async function bounded<T>(timeoutMs: number, call: (signal: AbortSignal) => Promise<T>): Promise<Outcome<T>> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<Outcome<T>>((resolve) => {
+    timer = setTimeout(() => {
+      controller.abort();
+      resolve({ ok: false, timedOut: true, message: `no answer within ${timeoutMs} ms` });
+    }, timeoutMs);
+  });
+  const attempt = call(controller.signal).then(
+    (value): Outcome<T> => ({ ok: true, value }),
+    (err: unknown): Outcome<T> => ({ ok: false, timedOut: controller.signal.aborted, message: errorMessage(err) }),
+  );
+  try {
+    return await Promise.race([attempt, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export class WorkerPool {
+  private readonly owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  private running = false;
+  private loops: Promise<void>[] = [];
+  private wakers: (() => void)[] = [];
+  private pendingWake = false;
+
+  constructor(
+    private readonly runtime: ServiceRuntime<Database, unknown>,
+    private readonly deps: ExecutorDeps,
+    private readonly settings: WorkerSettings,
+  ) {}
+
+  start(): void {
+    this.running = true;
+    for (let i = 0; i < this.settings.workers; i++) this.loops.push(this.loop());
+  }
+
+  /** Stop claiming; steps in flight finish (each is bounded by its action's timeout). */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake();
+    await Promise.all(this.loops);
+  }
+
+  wake(): void {
+    const wakers = this.wakers;
+    this.wakers = [];
+    if (wakers.length === 0) this.pendingWake = true;
+    for (const wake of wakers) wake();
+  }
+
+  private idle(): Promise<void> {
+    if (this.pendingWake) {
+      this.pendingWake = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, this.settings.pollMs);
+      this.wakers.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  private async loop(): Promise<void> {
+    while (this.running) {
+      let claimed: ContractRow | undefined;
+      try {
+        claimed = await claimWork(this.runtime.db, this.owner, this.settings.leaseMarginMs + 60_000);
+      } catch (err) {
+        this.runtime.log.error({ err: errorMessage(err) }, 'claiming work failed; retrying');
+      }
+      if (!claimed) {
+        await this.idle();
+        continue;
+      }
+      this.deps.metrics.workersBusy.inc();
+      try {
+        await this.run(claimed);
+      } catch (err) {
+        // The lease runs out and another worker (or this one) takes the contract over from its stored status.
+        this.runtime.log.error({ err: errorMessage(err), contract_id: claimed.id }, 'contract step failed');
+      } finally {
+        this.deps.metrics.workersBusy.dec();
+      }
+    }
+  }
+
+  /** One step in one transaction, only while this worker still holds the contract's lease. */
+  private step(contract: ContractRow, fn: (step: Step, row: ContractRow) => Promise<ContractRow | undefined>) {
+    return this.runtime.transaction((trx, emit) =>
+      inStep(trx, emit, this.runtime.log.child({ contract_id: contract.id }), async (step) => {
+        const row = await lockOwnedContract(trx, contract.id, this.owner);
+        return row ? fn(step, row) : undefined;
+      }),
+    );
+  }
+
+  /** Take a claimed contract through its steps until it waits for someone else (a verdict) or ends. */
+  private async run(claimed: ContractRow): Promise<void> {
+    let contract: ContractRow | undefined = claimed;
+    while (contract) {
+      const adapter: ActionAdapter | undefined = this.deps.adapters[contract.adapter];
+      switch (contract.status) {
+        case 'approved':
+          contract = contract.tier >= 2 ? await this.prepare(contract, adapter) : await this.execute(contract, adapter);
+          break;
+        case 'snapshotted':
+          contract = await this.execute(contract, adapter);
+          break;
+        case 'executing':
+          contract = await this.interrupted(contract);
+          break;
+        case 'rolling_back':
+          contract = await this.restore(contract, adapter);
+          break;
+        default:
+          contract = undefined;
+      }
+    }
+    await this.runtime.db
+      .updateTable('contracts')
+      .set({ lease_owner: null, lease_until: null })
+      .where('id', '=', claimed.id)
+      .where('lease_owner', '=', this.owner)
+      .execute();
+  }
+
+  /** Approved but paused since: held until resume, never run while paused. */
+  private hold(contract: ContractRow) {
+    return this.step(contract, async (step, row) => {
+      const held = await updateContract(step.trx, row.id, { held: true, lease_owner: null, lease_until: null });
+      audit(step, held, 'constitution.held', { rule: 'pause-switch', reason: 'Grace was paused before it ran' });
+      return undefined;
+    });
+  }
+
+  /** Tier >= 2: no snapshot, no action. */
+  private async prepare(contract: ContractRow, adapter: ActionAdapter | undefined) {
+    if ((await readControls(this.runtime.db)).paused) return this.hold(contract);
+    const taken = adapter
+      ? await this.timed(adapter, 'snapshot', this.settings.snapshotTimeoutMs, (signal) =>
+          adapter.snapshot(
+            { contract_id: contract.id, action: contract.action, target: contract.target, params: contract.params },
+            signal,
+          ),
+        )
+      : ({ ok: false, timedOut: false, message: `no ${contract.adapter} adapter` } as const);
+    return this.step(contract, async (step, row) => {
+      if (!taken.ok) {
+        const error = `snapshot failed, so nothing was done (no snapshot, no action): ${taken.message}`;
+        await this.finish(step, row, 'failed', {}, 'end_failed', error);
+        return undefined;
+      }
+      const snapshotId = randomUUID();
+      await insertSnapshot(step.trx, {
+        id: snapshotId,
+        contract_id: row.id,
+        adapter: row.adapter,
+        target: JSON.stringify(row.target),
+        state: JSON.stringify(taken.value),
+        taken_at: step.now,
+      });
+      const next = await updateContract(step.trx, row.id, { status: 'snapshotted', snapshot_id: snapshotId });
+      audit(step, next, 'snapshot.taken', { snapshot_id: snapshotId, state: taken.value });
+      return next;
+    });
+  }
+
+  /** Approved (tier 1) or snapshotted: run the action through its adapter, bounded by its timeout. */
+  private async execute(contract: ContractRow, adapter: ActionAdapter | undefined) {
+    if (contract.status === 'approved' && (await readControls(this.runtime.db)).paused) return this.hold(contract);
+    if (contract.dry_run)
+      return this.step(contract, async (step, row) => this.finish(step, row, 'dry_run', {}, 'verdict'));
+    const started = await this.step(contract, async (step, row) => {
+      await extendLease(step.trx, row.id, this.owner, row.timeout_ms + this.settings.leaseMarginMs);
+      const next = await updateContract(step.trx, row.id, { status: 'executing', started_at: step.now });
+      audit(step, next, 'execution.started', { adapter: row.adapter, action: row.action, plan: row.plan });
+      return next;
+    });
+    if (!started) return undefined;
+    const outcome = adapter
+      ? await this.timed(adapter, 'execute', started.timeout_ms, (signal) =>
+          adapter.execute(
+            {
+              contract_id: started.id,
+              action_id: started.action_id,
+              idempotency_key: started.idempotency_key,
+              action: started.action,
+              target: started.target,
+              params: started.params,
+              timeout_ms: started.timeout_ms,
+            },
+            signal,
+          ),
+        )
+      : ({ ok: false, timedOut: false, message: `no ${started.adapter} adapter` } as const);
+    return this.step(started, async (step, row) => {
+      if (outcome.ok) {
+        const { status, actual_state, message } = outcome.value;
+        const error = status === 'failed' ? (message ?? 'the adapter reported a failure') : undefined;
+        return this.finish(step, row, status, actual_state, 'verdict', error);
+      }
+      if (outcome.timedOut) return this.finish(step, row, 'timed_out', {}, 'roll_back', outcome.message);
+      return this.finish(step, row, 'failed', {}, 'verdict', outcome.message);
+    });
+  }
+
+  /** A contract left executing by a worker that stopped: the target may or may not have acted. */
+  private interrupted(contract: ContractRow) {
+    return this.step(contract, async (step, row) =>
+      this.finish(
+        step,
+        row,
+        'failed',
+        {},
+        'roll_back',
+        'interrupted: the worker running the action stopped before it reported; the target may or may not have acted',
+      ),
+    );
+  }
+
+  /**
+   * Record what execution gave and publish action.executed. Then: wait for the verifier's verdict; roll back at
+   * once (a timed-out or interrupted execution, when there is a snapshot); or end failed (nothing was done).
+   */
+  private async finish(
+    step: Step,
+    row: ContractRow,
+    result: 'succeeded' | 'failed' | 'timed_out' | 'dry_run',
+    actualState: Record<string, unknown>,
+    then: 'verdict' | 'roll_back' | 'end_failed',
+    error?: string,
+  ): Promise<ContractRow | undefined> {
+    const startedAt = row.started_at ?? step.now;
+    const rollBack = then === 'roll_back' && row.snapshot_id !== null;
+    const next = await updateContract(step.trx, row.id, {
+      status: rollBack ? 'rolling_back' : then === 'verdict' ? 'executed' : 'failed',
+      result,
+      actual_state: JSON.stringify(actualState),
+      error: error ?? null,
+      started_at: startedAt,
+      finished_at: step.now,
+      ...(rollBack
+        ? {
+            rollback_trigger: result === 'timed_out' ? ('timed_out' as const) : ('failed' as const),
+            rollback_reason: error ?? result,
+          }
+        : {}),
+    });
+    emitFor(step, next)('action.executed', {
+      contract_id: next.id,
+      action_id: next.action_id,
+      ...originOf(next),
+      ...planOf(next),
+      attempt: next.attempt,
+      result,
+      ...(error ? { error: error.slice(0, 4096) } : {}),
+      actual_state: actualState,
+      ...(next.snapshot_id ? { snapshot_id: next.snapshot_id } : {}),
+      started_at: new Date(startedAt).toISOString(),
+      finished_at: step.now.toISOString(),
+      duration_ms: Math.max(0, step.now.getTime() - new Date(startedAt).getTime()),
+    });
+    audit(step, next, 'execution.finished', { result, ...(error ? { error } : {}), actual_state: actualState });
+    this.deps.metrics.executed.inc({ adapter: next.adapter, result });
+    return rollBack ? next : undefined;
+  }
+
+  /** Put the snapshot back; a failed restore is retried RESTORE_ATTEMPTS times, then left failed for a human. */
+  private async restore(contract: ContractRow, adapter: ActionAdapter | undefined) {
+    const snapshot = contract.snapshot_id ? await getSnapshot(this.runtime.db, contract.snapshot_id) : undefined;
+    const trigger = contract.rollback_trigger ?? 'failed';
+    const started = new Date();
+    const outcome =
+      adapter && snapshot
+        ? await this.timed(adapter, 'restore', contract.timeout_ms, (signal) =>
+            adapter.restore(
+              { contract_id: contract.id, snapshot_id: snapshot.id, target: snapshot.target, state: snapshot.state },
+              signal,
+            ),
+          )
+        : ({
+            ok: false,
+            timedOut: false,
+            message: snapshot ? `no ${contract.adapter} adapter` : 'no snapshot',
+          } as const);
+    return this.step(contract, async (step, row) => {
+      if (outcome.ok && outcome.value.status === 'restored' && snapshot) {
+        await markSnapshotRestored(step.trx, snapshot.id, step.now);
+        const next = await updateContract(step.trx, row.id, {
+          status: 'rolled_back',
+          lease_owner: null,
+          lease_until: null,
+        });
+        emitFor(step, next)('contract.rolled_back', {
+          contract_id: next.id,
+          action_id: next.action_id,
+          ...originOf(next),
+          playbook: next.playbook,
+          adapter: next.adapter,
+          action: next.action,
+          target: next.target,
+          tier: next.tier,
+          attempt: next.attempt,
+          snapshot_id: snapshot.id,
+          trigger,
+          ...(next.verification_id ? { verification_id: next.verification_id } : {}),
+          reason: (next.rollback_reason ?? trigger).slice(0, 2048),
+          restored_state: outcome.value.actual_state,
+          duration_ms: step.now.getTime() - started.getTime(),
+          rolled_back_at: step.now.toISOString(),
+        });
+        audit(step, next, 'rollback.finished', {
+          snapshot_id: snapshot.id,
+          trigger,
+          restored_state: outcome.value.actual_state,
+        });
+        this.deps.metrics.rollbacks.inc({ trigger, outcome: 'restored' });
+        return undefined;
+      }
+      const message = outcome.ok ? (outcome.value.message ?? 'the adapter could not restore') : outcome.message;
+      const attempts = row.restore_attempts + 1;
+      if (attempts < this.settings.restoreAttempts && snapshot) {
+        const retryAt = new Date(step.now.getTime() + this.settings.restoreRetryMs);
+        await updateContract(step.trx, row.id, { restore_attempts: attempts, lease_owner: null, lease_until: retryAt });
+        audit(step, row, 'rollback.retry', { attempt: attempts, error: message, retry_at: retryAt.toISOString() });
+        this.deps.metrics.rollbacks.inc({ trigger, outcome: 'retry' });
+        return undefined;
+      }
+      const failed = await updateContract(step.trx, row.id, {
+        status: 'failed',
+        restore_attempts: attempts,
+        error: `rollback failed after ${attempts} tries, the target needs a human: ${message}`,
+        lease_owner: null,
+        lease_until: null,
+      });
+      audit(step, failed, 'rollback.failed', { attempts, error: message });
+      this.deps.metrics.rollbacks.inc({ trigger, outcome: 'failed' });
+      step.log.error({ contract_id: row.id, error: message }, 'rollback failed; the target needs a human');
+      return undefined;
+    });
+  }
+
+  private async timed<T>(
+    adapter: ActionAdapter,
+    operation: string,
+    timeoutMs: number,
+    call: (s: AbortSignal) => Promise<T>,
+  ) {
+    const end = this.deps.metrics.adapterDuration.startTimer({ adapter: adapter.name, operation });
+    try {
+      const outcome = await bounded(timeoutMs, call);
+      if (!outcome.ok && !outcome.timedOut)
+        this.runtime.log.warn({ operation, error: outcome.message }, 'adapter call failed');
+      return outcome;
+    } finally {
+      end();
+    }
+  }
+}
