@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { validateDeadLetter, type DeadLetter, type GraceEvent } from '@grace/contracts';
+import { validateDeadLetter, type GraceEvent } from '@grace/contracts';
 import { startService, type RunningService } from '../src/index.js';
 import { ledgerService, type LedgerDb } from './fixtures/ledger-service.js';
 import { count, createSandbox, publishRaw, readStream, sampleReported, waitFor, type Sandbox } from './support.js';
@@ -71,7 +71,7 @@ describe('consumer runner', () => {
     await publishRaw(sandbox, 'error.reported', JSON.stringify(after));
     const dead = await waitFor('the dead letter', letterFor(poison.id));
     expect(dead.subject).toBe(`${sandbox.namespace}.dlq.error.reported`);
-    expect(dead.letter).toMatchObject<Partial<DeadLetter>>({
+    expect(dead.letter).toMatchObject({
       reason: 'retries_exhausted',
       deliveries: 3,
       subject: 'error.reported',

@@ -387,6 +387,39 @@ describe('action-executor', () => {
     expect(audit.slice(0, 3)).toEqual(['contract.created', 'constitution.held', 'policy.checked']);
   });
 
+  it('applies a changed policy file at once and keeps the last good one when the new one is broken', async () => {
+    writeFileSync(
+      policyFile,
+      `${TEST_POLICY}
+  - name: reports-frozen
+    match: { service: 'reports-*' }
+    effect: { deny: reports are frozen for the audit }
+`,
+    );
+    // Until both instances have read the new file, a request may still run: each try uses its own target.
+    let tries = 0;
+    const denied = await waitFor('the new rule', async () => {
+      const service = `reports-${(tries += 1)}`;
+      target(service, {}, { restart_pool: () => undefined });
+      const request = requested(service, { tier: 1 });
+      await send(request);
+      const outcome = await waitFor('an outcome', async () => {
+        const reply = await contractOf(request.data.action_id).catch(() => undefined);
+        return reply && !['pending', 'approved', 'executing'].includes(reply.contract.status) ? reply : undefined;
+      });
+      return outcome.contract.status === 'denied' ? outcome : undefined;
+    });
+    expect(denied.contract.error).toContain('reports-frozen');
+
+    writeFileSync(policyFile, 'version: 1\nrules:\n  - name: Broken Name\n    effect: {}\n');
+    await new Promise((r) => setTimeout(r, 300));
+    const still = requested('reports-after-break', { tier: 1 });
+    await send(still);
+    const refused = await eventFor<GraceEvent<'action.denied'>>('action.denied', still.data.action_id);
+    expect(refused.data.rule).toBe('reports-frozen');
+    writeFileSync(policyFile, TEST_POLICY);
+  });
+
   it('reports the first altered row of the audit chain', async () => {
     const before = await ask<QueryReply<'executor.query.audit'>>('executor.query.audit', { verify: true, limit: 1 });
     expect(before.verification).toMatchObject({ ok: true });

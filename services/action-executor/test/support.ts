@@ -53,7 +53,9 @@ export function startTarget(
       const operation = msg.subject.slice(prefix.length);
       const body = msg.json<Record<string, unknown>>();
       calls.push({ operation, body });
-      const respond = (reply: unknown) => msg.respond(JSON.stringify(reply));
+      const respond = (reply: unknown) => {
+        msg.respond(JSON.stringify(reply));
+      };
       if (operation === 'snapshot')
         return respond({ state: structuredClone(state), taken_at: new Date().toISOString() });
       if (operation === 'status') return respond({ state: structuredClone(state) });

@@ -68,7 +68,7 @@ describe('trigger-mesh HTTP ingest', () => {
     environment: 'staging',
     kind: 'PaymentDeclined',
     message: 'card processor answered 502',
-    severity: 'error',
+    severity: 'error' as const,
     occurred_at: '2026-11-25T10:00:00.000Z',
   };
 
