@@ -125,3 +125,26 @@ export async function recordFileVersion<DB>(
     .executeTakeFirstOrThrow();
   return row.version;
 }
+
+export interface VersionedFile<T> extends WatchedFile<T> {
+  /** `v<N>-<first 12 hex of the checksum>` of the current version, as recorded in `file_versions`. */
+  version(): string;
+}
+
+/**
+ * An operator file that is watched and whose every loaded version is kept in `file_versions`, so each decision
+ * can name the version it was taken under (`version()`).
+ */
+export async function watchVersionedFile<DB, T>(
+  db: Kysely<DB>,
+  opts: Omit<WatchFileOptions<T>, 'onLoad'>,
+): Promise<VersionedFile<T>> {
+  let version = 'unrecorded';
+  const watched = await watchConfigFile<T>({
+    ...opts,
+    onLoad: async (_value, text, checksum) => {
+      version = `v${await recordFileVersion(db, opts.what, checksum, text, opts.path)}-${checksum.slice(0, 12)}`;
+    },
+  });
+  return { ...watched, version: () => version };
+}

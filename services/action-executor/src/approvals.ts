@@ -16,8 +16,8 @@ import {
   type VoteRow,
 } from './store.js';
 
-/** Fields every approval.* event carries. */
-function approvalFields(contract: ContractRow, approval: ApprovalRow) {
+/** Fields every approval.* event (and an approval in a query reply) carries. */
+export function approvalFields(contract: ContractRow, approval: ApprovalRow) {
   return {
     approval_id: approval.id,
     contract_id: contract.id,

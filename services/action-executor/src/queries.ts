@@ -4,7 +4,7 @@ import type { QueryReply, QueryRequest } from '@grace/contracts';
 import { decodeCursor, encodeCursor, QueryError, type Logger, type ServiceRuntime } from '@grace/service-kit';
 import type { Kysely } from 'kysely';
 import { admitContract } from './admission.js';
-import { recordedVote } from './approvals.js';
+import { approvalFields, recordedVote } from './approvals.js';
 import { CHAIN_START, verifyEntries, type ChainVerification } from './domain/audit-chain.js';
 import { ACTOR, audit, inStep, originOf, planOf, type ExecutorDeps } from './lifecycle.js';
 import {
@@ -54,11 +54,7 @@ function contractOf(c: ContractRow) {
 async function approvalOf(db: Kysely<Database>, approval: ApprovalRow, contract: ContractRow) {
   const votes = await votesOf(db, approval.id);
   return {
-    approval_id: approval.id,
-    contract_id: contract.id,
-    action_id: contract.action_id,
-    ...(contract.incident_id ? { incident_id: contract.incident_id } : {}),
-    quorum: { required: approval.quorum_required, role: approval.quorum_role },
+    ...approvalFields(contract, approval),
     plan: planOf(contract),
     requested_by: contract.requested_by,
     reason: approval.reason,

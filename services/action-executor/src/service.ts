@@ -1,7 +1,7 @@
 // action-executor as a service definition: its consumers, queries, the watched policy, the adapters, the worker
 // pool and the housekeeping tick (expired approvals, held actions after a resume elsewhere).
 import { describeErrors } from '@grace/contracts';
-import { consumer, errorMessage, recordFileVersion, watchConfigFile, type ServiceDefinition } from '@grace/service-kit';
+import { consumer, errorMessage, watchVersionedFile, type ServiceDefinition } from '@grace/service-kit';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -45,17 +45,13 @@ export const actionExecutor: ServiceDefinition<Database, typeof config> = {
   migrations,
   async setup(runtime) {
     const { config: c, log, db } = runtime;
-    let version = 'unknown';
-    const policy = await watchConfigFile({
+    const policy = await watchVersionedFile(db, {
       path: c.POLICY_FILE,
       what: 'policies',
       parse: (text) => {
         const parsed = parsePolicy(text);
         if (!parsed.ok) throw new Error(describeErrors(parsed.problems));
         return parsed.value;
-      },
-      onLoad: async (_value, text, checksum) => {
-        version = `v${await recordFileVersion(db, 'policy', checksum, text, c.POLICY_FILE)}-${checksum.slice(0, 12)}`;
       },
       log,
       intervalMs: c.FILE_POLL_MS,
@@ -82,7 +78,7 @@ export const actionExecutor: ServiceDefinition<Database, typeof config> = {
 
     const wakers: (() => void)[] = [];
     const deps: ExecutorDeps = {
-      policy: () => ({ policy: policy.current(), version }),
+      policy: () => ({ policy: policy.current(), version: policy.version() }),
       adapters,
       unavailableAdapters,
       globalDryRun: c.DRY_RUN,

@@ -1,5 +1,5 @@
 // sentinel as a service definition: its consumers, queries and the watched playbook catalog.
-import { consumer, recordFileVersion, watchConfigFile, type ServiceDefinition } from '@grace/service-kit';
+import { consumer, watchVersionedFile, type ServiceDefinition } from '@grace/service-kit';
 import { config } from './config.js';
 import { parseCatalog } from './domain/catalog.js';
 import { createRng, randomRng } from './domain/thompson.js';
@@ -18,14 +18,10 @@ export const sentinel: ServiceDefinition<Database, typeof config> = {
   migrations,
   async setup(runtime) {
     const { config: c, log, db } = runtime;
-    let version = 'unknown';
-    const catalog = await watchConfigFile({
+    const catalog = await watchVersionedFile(db, {
       path: c.PLAYBOOKS_FILE,
       what: 'playbook catalog',
       parse: parseCatalog,
-      onLoad: async (_value, text, checksum) => {
-        version = `v${await recordFileVersion(db, 'playbook catalog', checksum, text, c.PLAYBOOKS_FILE)}-${checksum.slice(0, 12)}`;
-      },
       log,
       intervalMs: c.FILE_POLL_MS,
     });
@@ -51,7 +47,7 @@ export const sentinel: ServiceDefinition<Database, typeof config> = {
         'sentinel.query.playbooks': playbooksQuery(
           db,
           () => catalog.current(),
-          () => version,
+          () => catalog.version(),
         ),
       },
       stop: async () => catalog.stop(),

@@ -1,9 +1,9 @@
 // trigger-mesh as a service definition: consumers, queries, HTTP ingest, the announcer and the two watched files.
 import {
   watchConfigFile,
+  watchVersionedFile,
   errorMessage,
   consumer,
-  recordFileVersion,
   type ServiceDefinition,
   type WatchedFile,
 } from '@grace/service-kit';
@@ -31,13 +31,10 @@ export const triggerMesh: ServiceDefinition<Database, typeof config> = {
 
     let rules: WatchedFile<CompiledRules> | undefined;
     if (c.ROUTES_FILE) {
-      rules = await watchConfigFile({
+      rules = await watchVersionedFile(db, {
         path: c.ROUTES_FILE,
         what: 'routing rules',
         parse: parseRules,
-        onLoad: async (_value, text, checksum) => {
-          await recordFileVersion(db, 'routing rules', checksum, text, c.ROUTES_FILE!);
-        },
         log,
         intervalMs: c.FILE_POLL_MS,
       });
