@@ -296,6 +296,11 @@ describe('action-executor', () => {
     expect(rolledBack.data.trigger).toBe('timed_out');
     await statusIs(hanging.data.action_id, 'rolled_back');
     expect(search.state).toEqual({ replicas: 3 });
+    // The worker that waited on it is free again on every instance.
+    for (const instance of instances) {
+      const metrics = await (await fetch(`http://127.0.0.1:${instance.httpPort}/metrics`)).text();
+      expect(metrics).toMatch(/^grace_executor_workers_busy\{[^}]*\} 0$/m);
+    }
 
     // The verifier's later verdict on it changes nothing, and the next action on the target runs.
     await send(verdictOn(executed, 'failed'));
