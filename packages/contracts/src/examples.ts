@@ -274,6 +274,7 @@ export const eventExamples: { [S in EventSubject]: EventData<S> } = {
     ...contractRef,
     verdict: 'drift',
     confidence: 0.4,
+    execution_result: 'succeeded',
     reason: 'replicas moved away from the expected state',
     checks: [
       {

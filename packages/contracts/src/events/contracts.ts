@@ -13,7 +13,7 @@ import {
   Tier,
   Timestamp,
 } from '../common.js';
-import { actionOriginProperties, CheckKind, FieldPath, Target } from './actions.js';
+import { actionOriginProperties, CheckKind, ExecutionResult, FieldPath, Target } from './actions.js';
 
 export const Verdict = Type.Union([Type.Literal('verified'), Type.Literal('failed'), Type.Literal('drift')], {
   description: 'drift: the target moved away from the expected state or beyond its baseline tolerance',
@@ -95,6 +95,8 @@ export const ContractVerified = Type.Object(
     ...contractProperties,
     verdict: Verdict,
     confidence: Confidence,
+    // What the executor reported: a dry run's verdict is no evidence about the playbook.
+    execution_result: Type.Optional(ExecutionResult),
     reason: Type.String({ minLength: 1, maxLength: 2048, description: 'why this verdict' }),
     checks: Type.Array(CheckResult, { maxItems: 32 }),
     drift: Type.Optional(DriftDetails),
