@@ -39,6 +39,8 @@ export interface HandlerContext<DB> {
   log: Logger;
   /** 1 on first delivery. */
   deliveryCount: number;
+  /** Run `fn` once the transaction has committed (e.g. wake workers for the work it queued); not on rollback. */
+  afterCommit(fn: () => void): void;
 }
 
 export type Handler<DB, S extends EventSubject> = (event: GraceEvent<S>, ctx: HandlerContext<DB>) => Promise<void>;
@@ -48,6 +50,7 @@ export interface BatchContext<DB> {
   /** The emit of one event of the batch (events it emits carry that event's correlation id). */
   emitFor: (event: GraceEvent) => Emit;
   log: Logger;
+  afterCommit(fn: () => void): void;
 }
 
 export type BatchHandler<DB, S extends EventSubject> = (
@@ -111,6 +114,16 @@ export interface RunnerDeps {
 }
 
 const RAW_PREVIEW_BYTES = 16 * 1024;
+
+function runAfterCommit(callbacks: readonly (() => void)[], log: Logger): void {
+  for (const fn of callbacks) {
+    try {
+      fn();
+    } catch (err) {
+      log.error({ err: errorMessage(err) }, 'after-commit callback failed');
+    }
+  }
+}
 // How long one pull request waits for messages (the server's minimum is 1 s); bounds how long stop() waits.
 const FETCH_EXPIRES_MS = 1_000;
 
@@ -343,6 +356,7 @@ export class ConsumerRunner<DB> {
     const labels = { consumer: this.durable, subject };
     const log = this.logFor(msg, event);
     const emitted: GraceEvent[] = [];
+    const committed: (() => void)[] = [];
     let duplicate = false;
     try {
       await this.deps.db.transaction().execute(async (trx) => {
@@ -355,6 +369,7 @@ export class ConsumerRunner<DB> {
           emit: this.emitterFor(event, emitted),
           log,
           deliveryCount: deliveries,
+          afterCommit: (fn) => committed.push(fn),
         };
         await withTimeout(this.def.handler(event, ctx), this.handlerTimeoutMs, `handler for ${subject}`);
         await writeOutbox(trx, emitted);
@@ -368,6 +383,7 @@ export class ConsumerRunner<DB> {
     if (duplicate) log.debug('redelivery of an event already handled; nothing changed');
     else log.debug({ emitted: emitted.length }, 'event handled');
     if (emitted.length > 0) this.deps.onEmitted();
+    runAfterCommit(committed, log);
   }
 
   /**
@@ -390,6 +406,7 @@ export class ConsumerRunner<DB> {
     const labels = { consumer: this.durable, subject };
     const started = process.hrtime.bigint();
     const emitted: GraceEvent[] = [];
+    const committed: (() => void)[] = [];
     let fresh = new Set<string>();
     try {
       await this.deps.db.transaction().execute(async (trx) => {
@@ -411,6 +428,7 @@ export class ConsumerRunner<DB> {
             trx: trx as unknown as Transaction<DB>,
             emitFor: (event) => byEvent.get(event) ?? this.emitterFor(event, emitted),
             log,
+            afterCommit: (fn) => committed.push(fn),
           };
           await withTimeout(
             handleBatch(
@@ -427,6 +445,7 @@ export class ConsumerRunner<DB> {
               emit: this.emitterFor(event, emitted),
               log: this.logFor(msg, event),
               deliveryCount: msg.info.deliveryCount,
+              afterCommit: (fn) => committed.push(fn),
             };
             await withTimeout(this.def.handler(event, ctx), this.handlerTimeoutMs, `handler for ${subject}`);
           }
@@ -451,6 +470,7 @@ export class ConsumerRunner<DB> {
       metrics.handlerDuration.observe(labels, seconds);
     }
     if (emitted.length > 0) this.deps.onEmitted();
+    runAfterCommit(committed, log);
   }
 
   private async fail(msg: JsMsg, event: GraceEvent, err: unknown, log: Logger): Promise<void> {

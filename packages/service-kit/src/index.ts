@@ -14,3 +14,4 @@ export * from './operator-file.js';
 export * from './outbox.js';
 export * from './queries.js';
 export * from './service.js';
+export * from './work-pool.js';

@@ -51,7 +51,12 @@ function whyNotCounted(
   return undefined;
 }
 
-export async function castVote(step: Step, deps: ExecutorDeps, vote: EventData<'approval.vote.cast'>): Promise<void> {
+/** Record a vote; true when it granted the approval (the action now runs). */
+export async function castVote(
+  step: Step,
+  deps: ExecutorDeps,
+  vote: EventData<'approval.vote.cast'>,
+): Promise<boolean> {
   const { trx, now } = step;
   const approval = await lockApproval(trx, vote.approval_id);
   if (!approval) throw new PermanentError(`no approval ${vote.approval_id} is known to this executor`);
@@ -76,7 +81,7 @@ export async function castVote(step: Step, deps: ExecutorDeps, vote: EventData<'
     cast_at: vote.cast_at,
     recorded_at: now,
   });
-  if (!fresh) return;
+  if (!fresh) return false;
   audit(
     step,
     contract,
@@ -86,7 +91,7 @@ export async function castVote(step: Step, deps: ExecutorDeps, vote: EventData<'
   );
   if (reason !== undefined) {
     step.log.info({ approval_id: approval.id, voter_id: vote.voter_id, reason }, 'vote recorded, not counted');
-    return;
+    return false;
   }
 
   const votes = await votesOf(trx, approval.id);
@@ -106,11 +111,11 @@ export async function castVote(step: Step, deps: ExecutorDeps, vote: EventData<'
       rule: `approval-rejected`,
       reason: `${vote.voter_id} rejected the action${vote.comment ? `: ${vote.comment}` : ''}`,
     });
-    return;
+    return false;
   }
 
   const approvers = new Set(votes.filter((v) => v.counted && v.decision === 'approve').map((v) => v.voter_id));
-  if (approvers.size < approval.quorum_required) return;
+  if (approvers.size < approval.quorum_required) return false;
   await setApprovalStatus(trx, approval.id, 'granted', now);
   emit('approval.granted', {
     ...approvalFields(contract, approval),
@@ -120,7 +125,7 @@ export async function castVote(step: Step, deps: ExecutorDeps, vote: EventData<'
   const row = await updateContract(trx, contract.id, { status: 'approved' });
   audit(step, row, 'approval.granted', { approval_id: approval.id, approvers: [...approvers] });
   deps.metrics.approvals.inc({ outcome: 'granted' });
-  deps.wake();
+  return true;
 }
 
 /** The quorum was not reached in time: the action never runs; the sentinel hears it as a denial. */

@@ -1,7 +1,6 @@
 // The worker pool: claims contracts with work to do (SKIP LOCKED, leased) and runs their steps outside any
 // transaction: snapshot (tier >= 2), execute with the action's timeout, restore on drift, failure or timeout.
-import type { ServiceRuntime } from '@grace/service-kit';
-import { errorMessage } from '@grace/service-kit';
+import { errorMessage, WorkPool, type ServiceRuntime } from '@grace/service-kit';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { ActionAdapter } from './adapters/adapter.js';
@@ -56,72 +55,34 @@ async function bounded<T>(timeoutMs: number, call: (signal: AbortSignal) => Prom
 
 export class WorkerPool {
   private readonly owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-  private running = false;
-  private loops: Promise<void>[] = [];
-  private wakers: (() => void)[] = [];
-  private pendingWake = false;
+  private readonly pool: WorkPool<ContractRow>;
 
   constructor(
     private readonly runtime: ServiceRuntime<Database, unknown>,
     private readonly deps: ExecutorDeps,
     private readonly settings: WorkerSettings,
-  ) {}
-
-  start(): void {
-    this.running = true;
-    for (let i = 0; i < this.settings.workers; i++) this.loops.push(this.loop());
-  }
-
-  /** Stop claiming; steps in flight finish (each is bounded by its action's timeout). */
-  async stop(): Promise<void> {
-    this.running = false;
-    this.wake();
-    await Promise.all(this.loops);
-  }
-
-  wake(): void {
-    const wakers = this.wakers;
-    this.wakers = [];
-    if (wakers.length === 0) this.pendingWake = true;
-    for (const wake of wakers) wake();
-  }
-
-  private idle(): Promise<void> {
-    if (this.pendingWake) {
-      this.pendingWake = false;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, this.settings.pollMs);
-      this.wakers.push(() => {
-        clearTimeout(timer);
-        resolve();
-      });
+  ) {
+    this.pool = new WorkPool({
+      workers: settings.workers,
+      pollMs: settings.pollMs,
+      claim: () => claimWork(runtime.db, this.owner, settings.leaseMarginMs + 60_000),
+      run: (contract) => this.run(contract),
+      log: runtime.log,
+      onBusy: (change) => deps.metrics.workersBusy.inc(change),
     });
   }
 
-  private async loop(): Promise<void> {
-    while (this.running) {
-      let claimed: ContractRow | undefined;
-      try {
-        claimed = await claimWork(this.runtime.db, this.owner, this.settings.leaseMarginMs + 60_000);
-      } catch (err) {
-        this.runtime.log.error({ err: errorMessage(err) }, 'claiming work failed; retrying');
-      }
-      if (!claimed) {
-        await this.idle();
-        continue;
-      }
-      this.deps.metrics.workersBusy.inc();
-      try {
-        await this.run(claimed);
-      } catch (err) {
-        // The lease runs out and another worker (or this one) takes the contract over from its stored status.
-        this.runtime.log.error({ err: errorMessage(err), contract_id: claimed.id }, 'contract step failed');
-      } finally {
-        this.deps.metrics.workersBusy.dec();
-      }
-    }
+  start(): void {
+    this.pool.start();
+  }
+
+  /** Stop claiming; steps in flight finish (each is bounded by its action's timeout). */
+  stop(): Promise<void> {
+    return this.pool.stop();
+  }
+
+  wake(): void {
+    this.pool.wake();
   }
 
   /** One step in one transaction, only while this worker still holds the contract's lease. */

@@ -64,6 +64,6 @@ export function receiveAction(deps: ExecutorDeps) {
       );
       return admitContract(step, deps, contract);
     });
-    if (admitted?.status === 'approved') deps.wake();
+    if (admitted?.status === 'approved') ctx.afterCommit(deps.wake);
   };
 }

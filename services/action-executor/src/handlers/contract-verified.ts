@@ -41,6 +41,6 @@ export function receiveVerdict(deps: ExecutorDeps) {
       });
       return rollBack;
     });
-    if (rollingBack) deps.wake();
+    if (rollingBack) ctx.afterCommit(deps.wake);
   };
 }

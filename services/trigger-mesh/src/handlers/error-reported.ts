@@ -197,7 +197,7 @@ export function captureError(deps: CaptureDeps) {
   };
 
   const handler = (event: GraceEvent<'error.reported'>, ctx: HandlerContext<Database>) =>
-    handleBatch([event], { trx: ctx.trx, emitFor: () => ctx.emit, log: ctx.log });
+    handleBatch([event], { trx: ctx.trx, emitFor: () => ctx.emit, log: ctx.log, afterCommit: ctx.afterCommit });
 
   return { handler, handleBatch };
 }

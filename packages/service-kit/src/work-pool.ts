@@ -1,0 +1,86 @@
+// A pool of workers that claim durable work from the service's own tables (work that outlives a message: an
+// action to run, a verification that is due) and run it, woken in process when new work is committed and
+// polling for the rest (work left by another replica, or due later).
+import { errorMessage } from './errors.js';
+import type { Logger } from './logger.js';
+
+export interface WorkPoolOptions<T> {
+  /** How many items run at once in this instance. */
+  workers: number;
+  /** How often an idle worker looks for work nobody woke it for. */
+  pollMs: number;
+  /** Claim one item (e.g. `FOR UPDATE SKIP LOCKED` with a lease), or undefined when there is none. */
+  claim: () => Promise<T | undefined>;
+  /** Run one claimed item; a throw is logged and the item's lease lets it be claimed again later. */
+  run: (item: T) => Promise<void>;
+  log: Logger;
+  /** Called with +1 when a worker starts an item and -1 when it ends (a busy-workers gauge). */
+  onBusy?: (change: 1 | -1) => void;
+}
+
+export class WorkPool<T> {
+  private running = false;
+  private loops: Promise<void>[] = [];
+  private waiting: (() => void)[] = [];
+  private pendingWake = false;
+
+  constructor(private readonly options: WorkPoolOptions<T>) {}
+
+  start(): void {
+    this.running = true;
+    for (let i = 0; i < this.options.workers; i++) this.loops.push(this.loop());
+  }
+
+  /** Stop claiming; items in flight finish. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake();
+    await Promise.all(this.loops);
+  }
+
+  /** New work was committed: idle workers look at once. */
+  wake(): void {
+    const waiting = this.waiting;
+    this.waiting = [];
+    if (waiting.length === 0) this.pendingWake = true;
+    for (const resume of waiting) resume();
+  }
+
+  private idle(): Promise<void> {
+    if (this.pendingWake) {
+      this.pendingWake = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, this.options.pollMs);
+      this.waiting.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  private async loop(): Promise<void> {
+    const { claim, run, log, onBusy } = this.options;
+    while (this.running) {
+      let item: T | undefined;
+      try {
+        item = await claim();
+      } catch (err) {
+        log.error({ err: errorMessage(err) }, 'claiming work failed; retrying');
+      }
+      if (item === undefined) {
+        await this.idle();
+        continue;
+      }
+      onBusy?.(1);
+      try {
+        await run(item);
+      } catch (err) {
+        log.error({ err: errorMessage(err) }, 'work item failed; its lease lets it be claimed again');
+      } finally {
+        onBusy?.(-1);
+      }
+    }
+  }
+}

@@ -1,0 +1,56 @@
+// learning-loop as a service definition: the outcome consumers, the queries, and the publisher of changed
+// statistics (one playbook.stats.updated per changed key per interval).
+import { consumer, errorMessage, type ServiceDefinition } from '@grace/service-kit';
+import { config } from './config.js';
+import { onDenied, onRolledBack, onVerified } from './handlers/outcomes.js';
+import { migrations } from './migrations/index.js';
+import { outcomesQuery, statisticsOf, statsQuery, topQuery } from './queries.js';
+import { lockDirtyStatistics, markPublished, type Database } from './store.js';
+
+export const learningLoop: ServiceDefinition<Database, typeof config> = {
+  name: 'learning-loop',
+  defaultHttpPort: 8085,
+  config,
+  migrations,
+  setup(runtime) {
+    const { config: c, log, db } = runtime;
+    const halfLifeMs = c.DECAY_HALF_LIFE_HOURS * 3_600_000;
+
+    const publish = () =>
+      runtime.transaction(async (trx, emit) => {
+        const rows = await lockDirtyStatistics(trx, 200);
+        for (const row of rows) emit('playbook.stats.updated', statisticsOf(row));
+        await markPublished(trx, rows);
+        return rows.length;
+      });
+    let publishing: Promise<void> | undefined;
+    const tick = setInterval(() => {
+      publishing ??= (async () => {
+        while ((await publish()) === 200);
+      })()
+        .catch((err) => log.error({ err: errorMessage(err) }, 'publishing statistics failed; retrying next tick'))
+        .finally(() => (publishing = undefined));
+    }, c.PUBLISH_INTERVAL_MS);
+
+    return {
+      consumers: [
+        consumer<Database, 'contract.verified'>({ subject: 'contract.verified', handler: onVerified(halfLifeMs) }),
+        consumer<Database, 'contract.rolled_back'>({
+          subject: 'contract.rolled_back',
+          handler: onRolledBack(halfLifeMs),
+        }),
+        consumer<Database, 'action.denied'>({ subject: 'action.denied', handler: onDenied(halfLifeMs) }),
+      ],
+      queries: {
+        'learning.query.stats': statsQuery(db),
+        'learning.query.outcomes': outcomesQuery(db),
+        'learning.query.top': topQuery(db),
+      },
+      stop: async () => {
+        clearInterval(tick);
+        await publishing;
+        await publish().catch(() => undefined);
+      },
+    };
+  },
+};

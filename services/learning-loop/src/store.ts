@@ -1,0 +1,266 @@
+// learning-loop's tables (Kysely types) and statements: outcome records, statistics rows (locked per key), the
+// publisher's dirty keys, and a recount of the statistics from the outcomes.
+import { sql, type ColumnType, type Insertable, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { EMPTY_STATS, type StatsState, type Verdict } from './domain/statistics.js';
+
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+type NullableTimestamp = ColumnType<Date | null, Date | string | null, Date | string | null>;
+
+export interface OutcomesTable {
+  action_id: string;
+  contract_id: string | null;
+  incident_id: string | null;
+  playbook: string;
+  signature: string | null;
+  service: string;
+  environment: string;
+  adapter: string;
+  action: string;
+  tier: number;
+  verdict: Verdict | null;
+  confidence: number | null;
+  execution_result: string | null;
+  denied: ColumnType<boolean, boolean | undefined, boolean>;
+  rolled_back: ColumnType<boolean, boolean | undefined, boolean>;
+  execution_ms: number | null;
+  time_to_verify_ms: number | null;
+  verified_at: NullableTimestamp;
+  recorded_at: Timestamp;
+}
+
+export interface StatisticsTable {
+  signature: string;
+  playbook: string;
+  executions: number;
+  successes: number;
+  failures: number;
+  rollbacks: number;
+  denials: number;
+  confidence_sum: number;
+  confidence_count: number;
+  time_to_verify_sum: number;
+  time_to_verify_count: number;
+  alpha: number;
+  beta: number;
+  last_verdict: Verdict | null;
+  last_outcome_at: NullableTimestamp;
+  decayed_at: NullableTimestamp;
+  updated_at: Timestamp;
+  dirty: ColumnType<boolean, boolean | undefined, boolean>;
+}
+
+export interface Database {
+  outcomes: OutcomesTable;
+  statistics: StatisticsTable;
+}
+
+export type OutcomeRow = Selectable<OutcomesTable>;
+export type StatisticsRow = Selectable<StatisticsTable>;
+type Db = Kysely<Database> | Transaction<Database>;
+
+/** The statistics key of a playbook over every signature. */
+export const OVERALL = '';
+
+/**
+ * Insert the outcome of an action, or lock the existing one; `created` tells which. The caller then sets what
+ * the event adds, so a second event about the same action (verdict, rollback, denial) completes the record.
+ */
+export async function lockOutcome(
+  trx: Transaction<Database>,
+  row: Insertable<OutcomesTable>,
+): Promise<{ outcome: OutcomeRow; created: boolean }> {
+  const inserted = await trx
+    .insertInto('outcomes')
+    .values(row)
+    .onConflict((oc) => oc.column('action_id').doNothing())
+    .returningAll()
+    .executeTakeFirst();
+  if (inserted) return { outcome: inserted, created: true };
+  const outcome = await trx
+    .selectFrom('outcomes')
+    .selectAll()
+    .where('action_id', '=', row.action_id)
+    .forUpdate()
+    .executeTakeFirstOrThrow();
+  return { outcome, created: false };
+}
+
+export async function updateOutcome(
+  trx: Transaction<Database>,
+  actionId: string,
+  changes: Partial<Insertable<OutcomesTable>>,
+): Promise<void> {
+  await trx.updateTable('outcomes').set(changes).where('action_id', '=', actionId).execute();
+}
+
+const toState = (row: StatisticsRow): StatsState => ({
+  executions: row.executions,
+  successes: row.successes,
+  failures: row.failures,
+  rollbacks: row.rollbacks,
+  denials: row.denials,
+  confidenceSum: row.confidence_sum,
+  confidenceCount: row.confidence_count,
+  timeToVerifySum: row.time_to_verify_sum,
+  timeToVerifyCount: row.time_to_verify_count,
+  alpha: row.alpha,
+  beta: row.beta,
+  lastVerdict: row.last_verdict,
+  lastOutcomeAt: row.last_outcome_at,
+  decayedAt: row.decayed_at,
+});
+
+const fromState = (s: StatsState) => ({
+  executions: s.executions,
+  successes: s.successes,
+  failures: s.failures,
+  rollbacks: s.rollbacks,
+  denials: s.denials,
+  confidence_sum: s.confidenceSum,
+  confidence_count: s.confidenceCount,
+  time_to_verify_sum: s.timeToVerifySum,
+  time_to_verify_count: s.timeToVerifyCount,
+  alpha: s.alpha,
+  beta: s.beta,
+  last_verdict: s.lastVerdict,
+  last_outcome_at: s.lastOutcomeAt,
+  decayed_at: s.decayedAt,
+});
+
+/**
+ * Change the statistics of each key (in key order, so concurrent updates of overlapping keys cannot deadlock)
+ * under a row lock, and mark them for the publisher.
+ */
+export async function updateStatistics(
+  trx: Transaction<Database>,
+  keys: { signature: string; playbook: string }[],
+  change: (state: StatsState) => StatsState,
+  now: Date,
+): Promise<void> {
+  const ordered = [...keys].sort((a, b) =>
+    a.playbook === b.playbook ? a.signature.localeCompare(b.signature) : a.playbook.localeCompare(b.playbook),
+  );
+  for (const key of ordered) {
+    await trx
+      .insertInto('statistics')
+      .values({ ...key, ...fromState(EMPTY_STATS), updated_at: now })
+      .onConflict((oc) => oc.columns(['signature', 'playbook']).doNothing())
+      .execute();
+    const row = await trx
+      .selectFrom('statistics')
+      .selectAll()
+      .where('signature', '=', key.signature)
+      .where('playbook', '=', key.playbook)
+      .forUpdate()
+      .executeTakeFirstOrThrow();
+    await trx
+      .updateTable('statistics')
+      .set({ ...fromState(change(toState(row))), updated_at: now, dirty: true })
+      .where('signature', '=', key.signature)
+      .where('playbook', '=', key.playbook)
+      .execute();
+  }
+}
+
+/** Changed keys not yet published, locked (SKIP LOCKED: replicas publish different keys). */
+export async function lockDirtyStatistics(trx: Transaction<Database>, limit: number): Promise<StatisticsRow[]> {
+  return trx
+    .selectFrom('statistics')
+    .selectAll()
+    .where('dirty', '=', true)
+    .orderBy('updated_at')
+    .limit(limit)
+    .forUpdate()
+    .skipLocked()
+    .execute();
+}
+
+export async function markPublished(trx: Transaction<Database>, rows: readonly StatisticsRow[]): Promise<void> {
+  for (const row of rows) {
+    await trx
+      .updateTable('statistics')
+      .set({ dirty: false })
+      .where('signature', '=', row.signature)
+      .where('playbook', '=', row.playbook)
+      .execute();
+  }
+}
+
+export const stateOf = toState;
+
+export async function listStatistics(
+  db: Db,
+  filter: { playbook?: string; signature?: string; after?: [string, string]; limit: number },
+): Promise<StatisticsRow[]> {
+  let query = db.selectFrom('statistics').selectAll();
+  if (filter.playbook) query = query.where('playbook', '=', filter.playbook);
+  if (filter.signature !== undefined) query = query.where('signature', '=', filter.signature);
+  if (filter.after) {
+    const [playbook, signature] = filter.after;
+    query = query.where((eb) =>
+      eb.or([eb('playbook', '>', playbook), eb.and([eb('playbook', '=', playbook), eb('signature', '>', signature)])]),
+    );
+  }
+  return query.orderBy('playbook').orderBy('signature').limit(filter.limit).execute();
+}
+
+export async function listOutcomes(
+  db: Db,
+  filter: {
+    playbook?: string;
+    signature?: string;
+    service?: string;
+    environment?: string;
+    verdict?: Verdict;
+    from?: string;
+    to?: string;
+    before?: [string, string];
+    limit: number;
+  },
+): Promise<OutcomeRow[]> {
+  let query = db.selectFrom('outcomes').selectAll();
+  for (const column of ['playbook', 'signature', 'service', 'environment', 'verdict'] as const) {
+    const value = filter[column];
+    if (value !== undefined) query = query.where(column, '=', value);
+  }
+  if (filter.from) query = query.where('recorded_at', '>=', new Date(filter.from));
+  if (filter.to) query = query.where('recorded_at', '<=', new Date(filter.to));
+  if (filter.before) {
+    const [recordedAt, actionId] = filter.before;
+    const at = new Date(recordedAt);
+    query = query.where((eb) =>
+      eb.or([eb('recorded_at', '<', at), eb.and([eb('recorded_at', '=', at), eb('action_id', '<', actionId)])]),
+    );
+  }
+  return query.orderBy('recorded_at', 'desc').orderBy('action_id', 'desc').limit(filter.limit).execute();
+}
+
+/**
+ * The statistics as they follow from the outcome table alone (dry runs excluded), per (signature, playbook) and
+ * per playbook overall: what the running statistics must equal whatever was redelivered.
+ */
+export async function recountStatistics(db: Db) {
+  const counted = sql<{
+    signature: string;
+    playbook: string;
+    executions: number;
+    successes: number;
+    failures: number;
+    rollbacks: number;
+    denials: number;
+  }>`
+    with keyed as (
+      select coalesce(signature, '') as signature, playbook, verdict, rolled_back, denied, execution_result
+      from outcomes where signature is not null
+      union all
+      select '' as signature, playbook, verdict, rolled_back, denied, execution_result from outcomes)
+    select signature, playbook,
+      count(*) filter (where verdict is not null and execution_result is distinct from 'dry_run')::int as executions,
+      count(*) filter (where verdict = 'verified' and execution_result is distinct from 'dry_run')::int as successes,
+      count(*) filter (where verdict in ('failed', 'drift') and execution_result is distinct from 'dry_run')::int
+        as failures,
+      count(*) filter (where rolled_back)::int as rollbacks,
+      count(*) filter (where denied)::int as denials
+    from keyed group by signature, playbook order by playbook, signature`;
+  return (await counted.execute(db)).rows;
+}

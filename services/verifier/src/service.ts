@@ -1,0 +1,109 @@
+// verifier as a service definition: the consumers (executed actions, captured errors), the queries, and the
+// workers that judge verifications when they are due.
+import { consumer, errorMessage, WorkPool, type ServiceDefinition } from '@grace/service-kit';
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { config } from './config.js';
+import { queueJudgement } from './handlers/action-executed.js';
+import { countErrors, countErrorsBatch } from './handlers/error-captured.js';
+import { judge, learnFrom, type JudgeSettings } from './judge.js';
+import { createMetrics } from './metrics.js';
+import { migrations } from './migrations/index.js';
+import { baselinesQuery, verificationQuery } from './queries.js';
+import {
+  claimDue,
+  completeVerification,
+  learnBaselines,
+  pruneCaptures,
+  type Database,
+  type VerificationRow,
+} from './store.js';
+
+// A worker holds a verification this long; its checks are bounded by their timeouts (60 s at most each).
+const LEASE_MS = 120_000;
+const PRUNE_EVERY_MS = 3_600_000;
+
+export const verifier: ServiceDefinition<Database, typeof config> = {
+  name: 'verifier',
+  defaultHttpPort: 8084,
+  config,
+  migrations,
+  setup(runtime) {
+    const { config: c, log, db, nc, naming } = runtime;
+    const metrics = createMetrics(runtime.metrics);
+    const owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    const settings: JudgeSettings = {
+      checkTimeoutMs: c.CHECK_TIMEOUT_MS,
+      captureSettleMs: c.CAPTURE_SETTLE_MS,
+      baselineMinSamples: c.BASELINE_MIN_SAMPLES,
+      baselineMaxSamples: c.BASELINE_MAX_SAMPLES,
+    };
+    // nats checks ask the target itself (e.g. remediation.<service>.status), inside the deployment's namespace.
+    const request = async (subject: string, payload: unknown, timeoutMs: number) =>
+      (await nc.request(naming.subject(subject), JSON.stringify(payload), { timeout: timeoutMs })).json<unknown>();
+
+    const run = async (row: VerificationRow) => {
+      const { verified, observations } = await judge(row.id, row.executed, { db, request, settings });
+      for (const check of verified.checks) metrics.checks.inc({ kind: check.kind, status: check.status });
+      await runtime.transaction(async (trx, emit) => {
+        const now = new Date();
+        const executedAt = new Date(verified.executed_at);
+        const result = {
+          ...verified,
+          verified_at: now.toISOString(),
+          time_to_verify_ms: Math.max(0, now.getTime() - executedAt.getTime()),
+        };
+        if (!(await completeVerification(trx, row.id, owner, result, now))) return;
+        emit('contract.verified', result, row.correlation_id ? { correlationid: row.correlation_id } : {});
+        if (result.verdict === 'verified')
+          await learnBaselines(trx, observations, learnFrom(c.BASELINE_MAX_SAMPLES), now);
+        metrics.verdicts.inc({ verdict: result.verdict });
+        metrics.timeToVerify.observe(result.time_to_verify_ms / 1000);
+        log.info(
+          { contract_id: row.contract_id, verdict: result.verdict, confidence: result.confidence },
+          'contract verified',
+        );
+      });
+    };
+    const pool = new WorkPool<VerificationRow>({
+      workers: c.WORKERS,
+      pollMs: c.WORK_POLL_MS,
+      claim: () => claimDue(db, owner, LEASE_MS),
+      run,
+      log,
+      onBusy: (change) => metrics.workersBusy.inc(change),
+    });
+    pool.start();
+
+    const prune = setInterval(() => {
+      pruneCaptures(db, new Date(Date.now() - c.CAPTURE_RETENTION_HOURS * 3_600_000)).catch((err) =>
+        log.error({ err: errorMessage(err) }, 'pruning captures failed'),
+      );
+    }, PRUNE_EVERY_MS);
+    prune.unref();
+
+    return {
+      consumers: [
+        consumer<Database, 'action.executed'>({
+          subject: 'action.executed',
+          handler: queueJudgement(c.CAPTURE_SETTLE_MS, () => pool.wake()),
+        }),
+        consumer<Database, 'error.captured'>({
+          subject: 'error.captured',
+          handler: countErrors,
+          handleBatch: countErrorsBatch,
+          batch: 32,
+          concurrency: 32,
+        }),
+      ],
+      queries: {
+        'verifier.query.verification': verificationQuery(db),
+        'verifier.query.baselines': baselinesQuery(db),
+      },
+      stop: async () => {
+        clearInterval(prune);
+        await pool.stop();
+      },
+    };
+  },
+};
