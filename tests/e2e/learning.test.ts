@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createEvent, type GraceEvent } from '@grace/contracts';
+import type { GraceEvent } from '@grace/contracts';
 import { createSandbox, publishRaw, readStream, waitFor, type Sandbox } from '@grace/service-kit/testing';
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTarget, type TargetSystem } from '../../services/action-executor/test/support.js';
+import { captured } from '../../services/sentinel/test/support.js';
 import { startSystem, type RunningSystem } from './system.js';
 
 // Two playbooks for the same errors: alpha's action leaves the target broken, bravo's fixes it.
@@ -72,28 +72,11 @@ describe('remediation learns (sentinel, executor, verifier and learning loop as 
     const firstChoices: string[] = [];
     for (let i = 0; i < 16; i++) {
       target.state.healthy = false;
-      const now = new Date().toISOString();
-      const capture = createEvent(
-        'error.captured',
-        {
-          capture_id: randomUUID(),
-          fingerprint: `fp-pool-${i}`,
-          service: 'checkout',
-          environment: 'production',
-          kind: 'PoolExhausted',
-          message: 'no database connection available',
-          severity: 'error',
-          first_seen: now,
-          last_seen: now,
-          count: 1,
-          total_count: 1,
-          update: false,
-          storm: false,
-          reported_event_id: randomUUID(),
-          security_flags: [],
-        },
-        { source: 'test/trigger-mesh' },
-      );
+      const capture = captured({
+        fingerprint: `fp-pool-${i}`,
+        kind: 'PoolExhausted',
+        message: 'no database connection available',
+      });
       await publishRaw(sandbox, capture.type, JSON.stringify(capture));
       const resolved = await waitFor(
         `incident ${i} resolved`,

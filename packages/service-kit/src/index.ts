@@ -12,6 +12,7 @@ export * from './nats.js';
 export * from './naming.js';
 export * from './operator-file.js';
 export * from './outbox.js';
+export * from './periodic.js';
 export * from './queries.js';
 export * from './service.js';
 export * from './work-pool.js';

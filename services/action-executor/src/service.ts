@@ -1,7 +1,7 @@
 // action-executor as a service definition: its consumers, queries, the watched policy, the adapters, the worker
 // pool and the housekeeping tick (expired approvals, held actions after a resume elsewhere).
 import { describeErrors } from '@grace/contracts';
-import { consumer, errorMessage, watchVersionedFile, type ServiceDefinition } from '@grace/service-kit';
+import { consumer, every, watchVersionedFile, type ServiceDefinition } from '@grace/service-kit';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -97,16 +97,16 @@ export const actionExecutor: ServiceDefinition<Database, typeof config> = {
     wakers.push(() => pool.wake());
     pool.start();
 
-    // One housekeeping pass at a time: expired approvals end; held actions run once nobody holds the switch.
-    let housekeeping: Promise<void> | undefined;
-    const tick = setInterval(() => {
-      housekeeping ??= (async () => {
+    // Expired approvals end; held actions run once nobody holds the switch (a resume on another replica too).
+    const housekeeping = every(
+      'housekeeping',
+      c.APPROVAL_SWEEP_MS,
+      async () => {
         await expireDueApprovals(runtime, deps);
         if (!(await readControls(db)).paused) await releaseHeld(runtime, deps, log);
-      })()
-        .catch((err) => log.error({ err: errorMessage(err) }, 'housekeeping failed; retrying next tick'))
-        .finally(() => (housekeeping = undefined));
-    }, c.APPROVAL_SWEEP_MS);
+      },
+      log,
+    );
 
     return {
       consumers: [
@@ -123,8 +123,7 @@ export const actionExecutor: ServiceDefinition<Database, typeof config> = {
         'executor.control.status': statusQuery(db, deps),
       },
       stop: async () => {
-        clearInterval(tick);
-        await housekeeping;
+        await housekeeping.stop();
         await pool.stop();
         await policy.stop();
       },

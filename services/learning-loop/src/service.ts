@@ -1,6 +1,6 @@
 // learning-loop as a service definition: the outcome consumers, the queries, and the publisher of changed
 // statistics (one playbook.stats.updated per changed key per interval).
-import { consumer, errorMessage, type ServiceDefinition } from '@grace/service-kit';
+import { consumer, every, type ServiceDefinition } from '@grace/service-kit';
 import { config } from './config.js';
 import { onDenied, onRolledBack, onVerified } from './handlers/outcomes.js';
 import { migrations } from './migrations/index.js';
@@ -23,14 +23,14 @@ export const learningLoop: ServiceDefinition<Database, typeof config> = {
         await markPublished(trx, rows);
         return rows.length;
       });
-    let publishing: Promise<void> | undefined;
-    const tick = setInterval(() => {
-      publishing ??= (async () => {
+    const publisher = every(
+      'publishing statistics',
+      c.PUBLISH_INTERVAL_MS,
+      async () => {
         while ((await publish()) === 200);
-      })()
-        .catch((err) => log.error({ err: errorMessage(err) }, 'publishing statistics failed; retrying next tick'))
-        .finally(() => (publishing = undefined));
-    }, c.PUBLISH_INTERVAL_MS);
+      },
+      log,
+    );
 
     return {
       consumers: [
@@ -47,9 +47,8 @@ export const learningLoop: ServiceDefinition<Database, typeof config> = {
         'learning.query.top': topQuery(db),
       },
       stop: async () => {
-        clearInterval(tick);
-        await publishing;
-        await publish().catch(() => undefined);
+        await publisher.stop();
+        await publisher.runNow();
       },
     };
   },

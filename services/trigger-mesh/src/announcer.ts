@@ -1,5 +1,5 @@
 // The sweeper that announces counts not yet announced (storms, and repeats inside the emit interval).
-import { errorMessage, type ServiceRuntime } from '@grace/service-kit';
+import { every, type ServiceRuntime } from '@grace/service-kit';
 import { capturedData } from './handlers/error-reported.js';
 import { claimUnannounced, markAnnounced, type Database } from './store.js';
 import type { TriggerMeshMetrics } from './metrics.js';
@@ -23,20 +23,6 @@ export function startAnnouncer(
       }
       return rows.length;
     });
-  let running: Promise<unknown> = Promise.resolve();
-  const timer = setInterval(
-    () => {
-      running = sweep().catch((err) =>
-        runtime.log.warn({ err: errorMessage(err) }, 'announcing counts failed; will retry'),
-      );
-    },
-    Math.max(100, Math.floor(emitIntervalMs / 4)),
-  );
-  return {
-    sweep,
-    stop: async () => {
-      clearInterval(timer);
-      await running;
-    },
-  };
+  const periodic = every('announcing counts', Math.max(100, Math.floor(emitIntervalMs / 4)), sweep, runtime.log);
+  return { sweep, stop: periodic.stop };
 }

@@ -2,7 +2,7 @@
 import {
   watchConfigFile,
   watchVersionedFile,
-  errorMessage,
+  every,
   consumer,
   type ServiceDefinition,
   type WatchedFile,
@@ -67,13 +67,15 @@ export const triggerMesh: ServiceDefinition<Database, typeof config> = {
     const windowing = { windowMs: c.DEDUPE_WINDOW_MS, emitIntervalMs: c.EMIT_INTERVAL_MS };
     const announcer = startAnnouncer(runtime, c.EMIT_INTERVAL_MS, metrics);
     const capture = captureError({ rules: () => rules?.current() ?? EMPTY_RULES, storm, windowing, metrics });
-    const housekeeping = setInterval(() => {
-      storm.prune(Date.now());
-      void pruneOccurrences(db, c.OCCURRENCE_RETENTION_HOURS).catch((err) =>
-        log.warn({ err: errorMessage(err) }, 'pruning occurrences failed'),
-      );
-    }, 60_000);
-    housekeeping.unref();
+    const housekeeping = every(
+      'pruning occurrences',
+      60_000,
+      async () => {
+        storm.prune(Date.now());
+        await pruneOccurrences(db, c.OCCURRENCE_RETENTION_HOURS);
+      },
+      log,
+    );
 
     return {
       consumers: [
@@ -99,7 +101,7 @@ export const triggerMesh: ServiceDefinition<Database, typeof config> = {
         maxBatch: c.INGEST_MAX_BATCH,
       }),
       async stop() {
-        clearInterval(housekeeping);
+        await housekeeping.stop();
         rules?.stop();
         producers?.stop();
         await announcer.stop();

@@ -1,6 +1,6 @@
 // verifier as a service definition: the consumers (executed actions, captured errors), the queries, and the
 // workers that judge verifications when they are due.
-import { consumer, errorMessage, WorkPool, type ServiceDefinition } from '@grace/service-kit';
+import { consumer, every, WorkPool, type ServiceDefinition } from '@grace/service-kit';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { config } from './config.js';
@@ -75,12 +75,12 @@ export const verifier: ServiceDefinition<Database, typeof config> = {
     });
     pool.start();
 
-    const prune = setInterval(() => {
-      pruneCaptures(db, new Date(Date.now() - c.CAPTURE_RETENTION_HOURS * 3_600_000)).catch((err) =>
-        log.error({ err: errorMessage(err) }, 'pruning captures failed'),
-      );
-    }, PRUNE_EVERY_MS);
-    prune.unref();
+    const prune = every(
+      'pruning captures',
+      PRUNE_EVERY_MS,
+      () => pruneCaptures(db, new Date(Date.now() - c.CAPTURE_RETENTION_HOURS * 3_600_000)),
+      log,
+    );
 
     return {
       consumers: [
@@ -101,7 +101,7 @@ export const verifier: ServiceDefinition<Database, typeof config> = {
         'verifier.query.baselines': baselinesQuery(db),
       },
       stop: async () => {
-        clearInterval(prune);
+        await prune.stop();
         await pool.stop();
       },
     };
