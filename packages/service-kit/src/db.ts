@@ -1,5 +1,5 @@
 // Kysely on node-postgres: one small pool per service, pinned to the service's own schema, every statement bounded.
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely';
 import pg from 'pg';
 
 export interface DatabaseOptions {
@@ -41,4 +41,12 @@ export function createPool(opts: DatabaseOptions): pg.Pool {
 export function createDb<DB>(opts: DatabaseOptions): { db: Kysely<DB>; pool: pg.Pool } {
   const pool = createPool(opts);
   return { db: new Kysely<DB>({ dialect: new PostgresDialect({ pool }) }), pool };
+}
+
+/**
+ * Hold the transaction-scoped advisory lock named `key` until the transaction ends. The name is scoped to the
+ * service's schema, so deployments (or test files) sharing one database never wait on each other's locks.
+ */
+export async function lockInTransaction<DB>(trx: Kysely<DB> | Transaction<DB>, key: string): Promise<void> {
+  await sql`select pg_advisory_xact_lock(hashtextextended(${key} || ':' || current_schema(), 0))`.execute(trx);
 }

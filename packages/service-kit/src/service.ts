@@ -129,7 +129,8 @@ export async function startService<DB, P extends TProperties>(
     schema,
     poolMax: config.DB_POOL_MAX,
     statementTimeoutMs: config.DB_STATEMENT_TIMEOUT_MS,
-    applicationName: def.name,
+    // Which service and which deployment's schema a connection is, in pg_stat_activity (at most 63 characters).
+    applicationName: `${def.name}:${schema}`.slice(0, 63),
   });
   const kitDb = db as unknown as Kysely<KitTables>;
   let migrated = false;

@@ -80,7 +80,7 @@ describe('side server', () => {
       'the connections to close',
       async () => {
         const { rows } = await sandbox.pool.query(
-          "select count(*)::int as n from pg_stat_activity where application_name = 'broken-start'",
+          "select count(*)::int as n from pg_stat_activity where application_name like 'broken-start:%'",
         );
         return (rows[0] as { n: number }).n === 0;
       },

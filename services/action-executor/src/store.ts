@@ -1,6 +1,7 @@
 // action-executor's tables (Kysely types) and the statements it runs: contracts, the workers' claims, snapshots,
 // approvals and votes, the audit chain, the pause switch.
 import type { schemas } from '@grace/contracts';
+import { lockInTransaction } from '@grace/service-kit';
 import { sql, type ColumnType, type Insertable, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { GENESIS_HASH, hashEntry, type StoredAuditEntry } from './domain/audit-chain.js';
 
@@ -186,9 +187,7 @@ export async function updateContract(
  * transaction, so two actions cannot both pass the budget or the one-open-contract rule.
  */
 export async function lockTarget(trx: Db, service: string, environment: string): Promise<void> {
-  await sql`select pg_advisory_xact_lock(hashtextextended(${`action-executor:target:${service}:${environment}`}, 0))`.execute(
-    trx,
-  );
+  await lockInTransaction(trx, `target:${service}:${environment}`);
 }
 
 /** Another contract on the target that is still open, if any. */
@@ -418,7 +417,7 @@ export interface AuditStep {
  */
 export async function appendAudit(trx: Transaction<Database>, steps: readonly AuditStep[]): Promise<void> {
   if (steps.length === 0) return;
-  await sql`select pg_advisory_xact_lock(hashtextextended('action-executor:audit', 0))`.execute(trx);
+  await lockInTransaction(trx, 'audit');
   const last = await trx
     .selectFrom('audit_entries')
     .select(['seq', 'hash'])

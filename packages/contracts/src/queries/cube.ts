@@ -162,9 +162,16 @@ export const RollbackDriftReply = Type.Object(
   { additionalProperties: false },
 );
 
-export const EtlRunRequest = Type.Object({}, { additionalProperties: false });
+export const EtlRunRequest = Type.Object(
+  {
+    rebuild: Type.Optional(
+      Type.Boolean({ description: 'empty the star schema and transform every staged event again (a replay)' }),
+    ),
+  },
+  { additionalProperties: false },
+);
 
-/** One ETL batch as recorded in the ETL metadata; a failed batch changed nothing. */
+/** One ETL run (its batches together) as recorded in the ETL metadata; a failed batch changed nothing. */
 export const EtlRun = Type.Object(
   {
     run_id: Id,
