@@ -429,6 +429,25 @@ export const queryExamples: { [Q in QuerySubject]: { request: QueryRequest<Q>; r
       ],
     },
   },
+  'sentinel.query.plan': {
+    request: { playbook: 'restart_service', service: 'checkout', environment: 'production' },
+    reply: { plan, catalog_version: 'v3-1f2e3d4c5b6a' },
+  },
+  'sentinel.control.mute': {
+    request: {
+      signature: 'database:connectionrefused',
+      until: at(60),
+      by: 'alice',
+      reason: 'database maintenance until noon',
+    },
+    reply: {
+      mute_id: 'mute-1',
+      signature: 'database:connectionrefused',
+      until: at(60),
+      by: 'alice',
+      reason: 'database maintenance until noon',
+    },
+  },
   'executor.query.contract': {
     request: { contract_id: 'con-1' },
     reply: {

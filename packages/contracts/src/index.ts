@@ -3,6 +3,7 @@ export * from './common.js';
 export * from './create.js';
 export * from './dead-letter.js';
 export * from './envelope.js';
+export * as gateway from './gateway.js';
 export { jsonSchemaDocuments } from './json-schemas.js';
 export { eventExamples, queryExamples, remediationExamples } from './examples.js';
 export * from './queries.js';

@@ -32,6 +32,10 @@ import {
   IncidentsRequest,
   PlaybooksReply,
   PlaybooksRequest,
+  PlanReply,
+  PlanRequest,
+  MuteReply,
+  MuteRequest,
 } from './queries/sentinel.js';
 import { CapturesReply, CapturesRequest } from './queries/trigger-mesh.js';
 import { BaselinesReply, BaselinesRequest, VerificationReply, VerificationRequest } from './queries/verifier.js';
@@ -62,6 +66,16 @@ export const queries = {
     description: 'The playbook catalog with the statistics the sentinel currently chooses by.',
     request: PlaybooksRequest,
     reply: PlaybooksReply,
+  },
+  'sentinel.query.plan': {
+    description: "A playbook's plan filled for a service, for an operator to run it outside any incident.",
+    request: PlanRequest,
+    reply: PlanReply,
+  },
+  'sentinel.control.mute': {
+    description: 'Mute a fingerprint or a signature until a time: its incidents open muted, nothing is remediated.',
+    request: MuteRequest,
+    reply: MuteReply,
   },
   'executor.query.contract': {
     description: 'One action contract with its checks, snapshot, approval and audit entries.',

@@ -1,6 +1,10 @@
 // The side server of every service: /healthz, /readyz, /metrics, and the service's own routes if it has any.
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+
+/** Takes over an HTTP upgrade (a WebSocket); it must answer or destroy the socket. */
+export type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
 export interface ReadinessCheck {
   name: string;
@@ -14,6 +18,8 @@ export interface SideServerOptions {
   metrics: () => Promise<{ contentType: string; body: string }>;
   /** The service's own HTTP routes (e.g. an express app); the kit's paths take precedence. */
   routes?: RequestListener;
+  /** The service's WebSocket endpoint; without one, upgrades are refused. */
+  upgrade?: UpgradeListener;
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
@@ -61,6 +67,10 @@ export async function startSideServer(opts: SideServerOptions): Promise<{ server
     }
     if (opts.routes) return opts.routes(req, res);
     sendJson(res, 404, { error: 'not_found', message: `no route for ${req.method} ${path}` });
+  });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (opts.upgrade) return opts.upgrade(req, socket, head);
+    socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
   });
   server.requestTimeout = 30_000;
   server.headersTimeout = 10_000;

@@ -26,7 +26,7 @@ import { ConfigError, loadConfig, type KitConfig } from './config.js';
 import { ConsumerRunner, type ConsumerDefinition, type Emit, type EmitOptions } from './consumer.js';
 import { createDb, schemaForService, assertSchemaName } from './db.js';
 import { errorMessage, InvalidInputError, withTimeout } from './errors.js';
-import { closeServer, startSideServer } from './http.js';
+import { closeServer, startSideServer, type UpgradeListener } from './http.js';
 import { createLogger, type Logger } from './logger.js';
 import { KitMetrics } from './metrics.js';
 import { runMigrations } from './migrate.js';
@@ -52,6 +52,8 @@ export interface ServiceParts<DB> {
   queries?: QueryHandlers;
   /** Extra HTTP routes served on the side server's port (e.g. an ingest API). */
   routes?: RequestListener;
+  /** A WebSocket endpoint on the same port (HTTP upgrades). */
+  upgrade?: UpgradeListener;
   /** Stop the service's own background work (timers, file watchers); called before connections close. */
   stop?: () => Promise<void>;
 }
@@ -278,6 +280,7 @@ export async function startService<DB, P extends TProperties>(
       host: config.HTTP_HOST,
       port: config.HTTP_PORT ?? def.defaultHttpPort ?? 0,
       routes: parts.routes,
+      upgrade: parts.upgrade,
       readiness: [
         { name: 'accepting', check: async () => !shuttingDown },
         { name: 'migrations', check: async () => migrated },

@@ -1,11 +1,12 @@
 // The batch ETL: staged events not yet transformed -> the star schema, one transaction per batch, each batch
 // recorded in etl_runs. Facts are recomputed whole for every action, incident and fingerprint a batch touches,
 // from all their staged events, so a late or out-of-order event changes the numbers on the next run, a replay
-// gives the same cube, and a batch that fails (or a process killed mid-batch) changes nothing.
+// gives the same cube, and a batch that fails (or a process killed mid-batch) changes nothing. The daily rollups
+// of every day a batch touched (before or after) are then recomputed from the facts, in the same transaction.
 import { lockInTransaction } from '@grace/service-kit';
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely, type Transaction } from 'kysely';
-import type { Database } from './store.js';
+import type { Database, Db } from './store.js';
 
 export interface EtlRun {
   run_id: string;
@@ -31,6 +32,8 @@ const EMPTY_WRITES = () => ({
   fact_errors: 0,
   fact_actions: 0,
   fact_incidents: 0,
+  agg_actions_daily: 0,
+  agg_errors_daily: 0,
 });
 type Writes = ReturnType<typeof EMPTY_WRITES>;
 
@@ -47,8 +50,15 @@ async function addTimes(trx: Trx, times: ReturnType<typeof sql>) {
   );
 }
 
+/** Adds the UTC days (epoch ms) of the times a query gives (its one column) to `days`. */
+async function addDays(trx: Trx, days: Set<number>, times: ReturnType<typeof sql>) {
+  const { rows } = await sql<{ day: Date }>`
+    select distinct date_trunc('day', m, 'UTC') as day from (${times}) t(m) where m is not null`.execute(trx);
+  for (const { day } of rows) days.add(day.getTime());
+}
+
 /** Occurrences per fingerprint, service and hour: each capture adds its count less the previous one of its window. */
-async function recomputeErrors(trx: Trx, fingerprints: string[], written: Writes) {
+async function recomputeErrors(trx: Trx, fingerprints: string[], written: Writes, touchedDays: Set<number>) {
   if (fingerprints.length === 0) return;
   await sql`
     create temp table etl_errors on commit drop as
@@ -77,6 +87,14 @@ async function recomputeErrors(trx: Trx, fingerprints: string[], written: Writes
               on conflict (service, environment) do nothing`.execute(trx),
   );
   written.dim_time += await addTimes(trx, sql`select hour from etl_errors`);
+  // The days the fingerprints counted in before, as well as now: a day they leave must be recomputed too.
+  await addDays(
+    trx,
+    touchedDays,
+    sql`select f.hour from fact_errors f join dim_signature s on s.signature_key = f.signature_key
+        where s.fingerprint = any(${fingerprints})`,
+  );
+  await addDays(trx, touchedDays, sql`select hour from etl_errors`);
   await sql`delete from fact_errors f using dim_signature s
             where f.signature_key = s.signature_key and s.fingerprint = any(${fingerprints})`.execute(trx);
   written.fact_errors += affected(
@@ -91,7 +109,7 @@ async function recomputeErrors(trx: Trx, fingerprints: string[], written: Writes
 }
 
 /** One row per action from all its action.*, approval.* and contract.* events. */
-async function recomputeActions(trx: Trx, actionIds: string[], written: Writes) {
+async function recomputeActions(trx: Trx, actionIds: string[], written: Writes, touchedDays: Set<number>) {
   if (actionIds.length === 0) return;
   await sql`
     create temp table etl_actions on commit drop as
@@ -156,6 +174,9 @@ async function recomputeActions(trx: Trx, actionIds: string[], written: Writes) 
               on conflict (verdict, rolled_back, denied, expired) do nothing`.execute(trx),
   );
   written.dim_time += await addTimes(trx, sql`select minute from etl_actions`);
+  // Read before the upsert: a late event can move an action to another day, which then loses it.
+  await addDays(trx, touchedDays, sql`select minute from fact_actions where action_id = any(${actionIds})`);
+  await addDays(trx, touchedDays, sql`select minute from etl_actions`);
   written.fact_actions += affected(
     await sql`
       insert into fact_actions (action_id, contract_id, incident_id, service_key, playbook_key, outcome_key,
@@ -246,6 +267,57 @@ async function recomputeIncidents(trx: Trx, incidentIds: string[], written: Writ
   );
 }
 
+const isoDays = (days: Iterable<number>) => [...days].map((day) => new Date(day).toISOString());
+
+/**
+ * Recompute the daily rollups of these UTC days whole from the facts (delete, then insert the days' sums): exact
+ * and idempotent whatever moved into or out of a day. A UTC day is 24 hours whatever the session's time zone.
+ */
+export async function refreshRollups(
+  db: Db,
+  days: { actions: Iterable<number>; errors: Iterable<number> },
+): Promise<{ agg_actions_daily: number; agg_errors_daily: number }> {
+  const actionDays = isoDays(days.actions);
+  const errorDays = isoDays(days.errors);
+  let actionRows = 0;
+  let errorRows = 0;
+  if (actionDays.length > 0) {
+    await sql`delete from agg_actions_daily where day = any(${actionDays}::timestamptz[])`.execute(db);
+    actionRows = affected(
+      await sql`
+        insert into agg_actions_daily (day, playbook_key, outcome_key, executed)
+        select d.day, a.playbook_key, a.outcome_key, count(*)
+        from unnest(${actionDays}::timestamptz[]) d(day)
+        join fact_actions a on a.minute >= d.day and a.minute < d.day + interval '24 hours'
+        join dim_outcome o on o.outcome_key = a.outcome_key
+        where o.verdict <> 'none' and a.execution_result is distinct from 'dry_run'
+        group by d.day, a.playbook_key, a.outcome_key`.execute(db),
+    );
+  }
+  if (errorDays.length > 0) {
+    await sql`delete from agg_errors_daily where day = any(${errorDays}::timestamptz[])`.execute(db);
+    errorRows = affected(
+      await sql`
+        insert into agg_errors_daily (day, signature_key, occurrences)
+        select d.day, e.signature_key, sum(e.occurrences)
+        from unnest(${errorDays}::timestamptz[]) d(day)
+        join fact_errors e on e.hour >= d.day and e.hour < d.day + interval '24 hours'
+        group by d.day, e.signature_key`.execute(db),
+    );
+  }
+  return { agg_actions_daily: actionRows, agg_errors_daily: errorRows };
+}
+
+/** The rollups of every day the facts refer to, recomputed from the facts (for cubes not built by the ETL). */
+export async function rebuildRollups(db: Kysely<Database>): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    const { rows } = await sql<{ day: Date }>`select distinct day from dim_time`.execute(trx);
+    const days = rows.map((r) => r.day.getTime());
+    await sql`truncate agg_actions_daily, agg_errors_daily`.execute(trx);
+    await refreshRollups(trx, { actions: days, errors: days });
+  });
+}
+
 /** Transform one batch of staged events; undefined when none is waiting. */
 export async function runBatch(db: Kysely<Database>, batchSize: number): Promise<EtlRun | undefined> {
   const runId = randomUUID();
@@ -267,15 +339,19 @@ export async function runBatch(db: Kysely<Database>, batchSize: number): Promise
       if (batch.length === 0) return false;
       watermark = { from: Number(batch[0]!.seq) - 1, to: Number(batch[batch.length - 1]!.seq), rows: batch.length };
       const distinct = (values: (string | null)[]) => [...new Set(values.filter((v): v is string => v !== null))];
-      await recomputeErrors(trx, distinct(batch.map((b) => b.fingerprint)), written);
+      const touchedDays = { actions: new Set<number>(), errors: new Set<number>() };
+      await recomputeErrors(trx, distinct(batch.map((b) => b.fingerprint)), written, touchedDays.errors);
       // Incidents before actions: they bring the signatures (kind, category) actions link to.
       await recomputeIncidents(trx, distinct(batch.map((b) => b.incident_id)), written);
-      await recomputeActions(trx, distinct(batch.map((b) => b.action_id)), written);
+      await recomputeActions(trx, distinct(batch.map((b) => b.action_id)), written, touchedDays.actions);
       // Actions that came before their signature's first error or incident get it now.
       written.fact_actions += affected(
         await sql`update fact_actions f set signature_key = s.signature_key from dim_signature s
                   where f.signature_key is null and f.fingerprint = s.fingerprint`.execute(trx),
       );
+      const rollups = await refreshRollups(trx, touchedDays);
+      written.agg_actions_daily += rollups.agg_actions_daily;
+      written.agg_errors_daily += rollups.agg_errors_daily;
       await sql`update staged_events set etl_run_id = ${runId}
                 where seq = any(${batch.map((b) => b.seq)}::bigint[])`.execute(trx);
       const finished = new Date();
@@ -382,8 +458,8 @@ export async function runEtl(db: Kysely<Database>, batchSize: number): Promise<E
 export async function resetCube(db: Kysely<Database>): Promise<void> {
   await db.transaction().execute(async (trx) => {
     await lockInTransaction(trx, 'etl-batch');
-    await sql`truncate fact_errors, fact_actions, fact_incidents, dim_time, dim_service, dim_playbook,
-              dim_signature, dim_outcome`.execute(trx);
+    await sql`truncate agg_actions_daily, agg_errors_daily, fact_errors, fact_actions, fact_incidents, dim_time,
+              dim_service, dim_playbook, dim_signature, dim_outcome`.execute(trx);
     await sql`update staged_events set etl_run_id = null where etl_run_id is not null`.execute(trx);
   });
 }

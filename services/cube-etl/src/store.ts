@@ -1,4 +1,4 @@
-// cube-etl's tables (Kysely types): staging, the star schema (dimensions, facts) and the ETL runs; and landing.
+// cube-etl's tables (Kysely types): staging, star schema (dimensions, facts, daily rollups), ETL runs; and landing.
 import type { GraceEvent } from '@grace/contracts';
 import type { ColumnType, Generated, Kysely, Transaction } from 'kysely';
 
@@ -105,6 +105,19 @@ export interface FactIncidentsTable {
   escalated: boolean;
 }
 
+export interface AggActionsDailyTable {
+  day: Timestamp;
+  playbook_key: number;
+  outcome_key: number;
+  executed: BigInt;
+}
+
+export interface AggErrorsDailyTable {
+  day: Timestamp;
+  signature_key: number;
+  occurrences: BigInt;
+}
+
 export interface EtlRunsTable {
   run_id: string;
   status: 'running' | 'succeeded' | 'failed';
@@ -128,6 +141,8 @@ export interface Database {
   fact_errors: FactErrorsTable;
   fact_actions: FactActionsTable;
   fact_incidents: FactIncidentsTable;
+  agg_actions_daily: AggActionsDailyTable;
+  agg_errors_daily: AggErrorsDailyTable;
   etl_runs: EtlRunsTable;
 }
 

@@ -5,6 +5,7 @@ import { createDb, runMigrations } from '@grace/service-kit';
 import { DATABASE_URL } from '@grace/service-kit/testing';
 import { sql, type Kysely } from 'kysely';
 import { randomBytes } from 'node:crypto';
+import { rebuildRollups } from '../src/etl.js';
 import { migrations } from '../src/migrations/index.js';
 import { errorTrendsQuery, mttrQuery, rollbackDriftQuery, successRateQuery } from '../src/queries.js';
 import type { Database } from '../src/store.js';
@@ -183,6 +184,8 @@ describe('cube queries', () => {
         approvals_needed, approvals_received)
       select 'bulk-' || p || '-' || minute, ${service}, p, ${outcome}, minute, 'succeeded', 0, 0
       from dim_time, unnest(${playbooks}::int[]) as p where minute >= '2027-01-01T00:00Z'`.execute(db);
+    // The facts were written directly, not by the ETL: the rollups are computed from them as the ETL would.
+    await rebuildRollups(db);
   });
 
   afterAll(async () => {

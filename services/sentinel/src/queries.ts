@@ -2,9 +2,10 @@
 import type { EventData, QueryReply, QueryRequest } from '@grace/contracts';
 import { decodeCursor, encodeCursor, QueryError } from '@grace/service-kit';
 import type { Kysely } from 'kysely';
-import type { CompiledCatalog } from './domain/catalog.js';
+import { planFor, type CompiledCatalog } from './domain/catalog.js';
 import { decisionOf, incidentData } from './remediation.js';
 import {
+  addMute,
   attemptsOf,
   listIncidents,
   getIncident,
@@ -95,5 +96,51 @@ export function playbooksQuery(db: Kysely<Database>, catalog: () => CompiledCata
         };
       });
     return { catalog_version: version(), playbooks };
+  };
+}
+
+/** An operator runs a playbook outside any incident: its plan, filled from the service and the given attributes. */
+export function planQuery(catalog: () => CompiledCatalog, version: () => string) {
+  return async (req: QueryRequest<'sentinel.query.plan'>): Promise<QueryReply<'sentinel.query.plan'>> => {
+    const playbook = catalog().playbooks.find((p) => p.name === req.playbook);
+    if (!playbook) throw new QueryError('not_found', `no playbook ${req.playbook} in the catalog`);
+    try {
+      const plan = planFor(playbook, {
+        service: req.service,
+        environment: req.environment,
+        kind: 'OperatorRequest',
+        severity: 'error',
+        message: `${req.playbook} run by an operator`,
+        fingerprint: `operator:${req.service}:${req.environment}`,
+        ...(req.attributes ? { attributes: req.attributes } : {}),
+      });
+      return { plan, catalog_version: version() };
+    } catch (err) {
+      throw new QueryError('invalid_request', (err as Error).message);
+    }
+  };
+}
+
+export function muteQuery(db: Kysely<Database>) {
+  return async (req: QueryRequest<'sentinel.control.mute'>): Promise<QueryReply<'sentinel.control.mute'>> => {
+    if (!req.fingerprint && !req.signature)
+      throw new QueryError('invalid_request', 'name a fingerprint or a signature');
+    const until = new Date(req.until);
+    if (until.getTime() <= Date.now()) throw new QueryError('invalid_request', 'until is in the past');
+    const row = await addMute(db, {
+      fingerprint: req.fingerprint ?? null,
+      signature: req.signature ?? null,
+      until,
+      by: req.by,
+      reason: req.reason,
+    });
+    return {
+      mute_id: row.id,
+      ...(row.fingerprint ? { fingerprint: row.fingerprint } : {}),
+      ...(row.signature ? { signature: row.signature } : {}),
+      until: new Date(row.until).toISOString(),
+      by: row.by,
+      reason: row.reason,
+    };
   };
 }

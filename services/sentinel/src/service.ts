@@ -7,7 +7,7 @@ import { triageError } from './handlers/error-captured.js';
 import { onDenied, onExecuted, onRolledBack, onStats, onVerified } from './handlers/outcomes.js';
 import { createMetrics } from './metrics.js';
 import { migrations } from './migrations/index.js';
-import { incidentQuery, incidentsQuery, playbooksQuery } from './queries.js';
+import { incidentQuery, incidentsQuery, muteQuery, planQuery, playbooksQuery } from './queries.js';
 import type { LifecycleDeps } from './remediation.js';
 import type { Database } from './store.js';
 
@@ -49,6 +49,11 @@ export const sentinel: ServiceDefinition<Database, typeof config> = {
           () => catalog.current(),
           () => catalog.version(),
         ),
+        'sentinel.query.plan': planQuery(
+          () => catalog.current(),
+          () => catalog.version(),
+        ),
+        'sentinel.control.mute': muteQuery(db),
       },
       stop: async () => catalog.stop(),
     };

@@ -52,6 +52,15 @@ export interface Candidate {
 
 export interface Database {
   incidents: IncidentsTable;
+  mutes: {
+    id: Generated<string>;
+    fingerprint: string | null;
+    signature: string | null;
+    until: Timestamp;
+    by: string;
+    reason: string;
+    created_at: Timestamp;
+  };
   transitions: {
     id: Generated<string>;
     incident_id: string;
@@ -266,4 +275,27 @@ export async function listIncidents(
   if (f.to) q = q.where('opened_at', '<', new Date(f.to));
   if (f.after) q = q.where(sql<boolean>`(opened_at, id) < (${f.after.openedAt}::timestamptz, ${f.after.id}::uuid)`);
   return q.orderBy('opened_at', 'desc').orderBy('id', 'desc').limit(f.limit).execute();
+}
+
+export async function addMute(
+  db: Kysely<Database>,
+  mute: { fingerprint: string | null; signature: string | null; until: Date; by: string; reason: string },
+) {
+  return db
+    .insertInto('mutes')
+    .values({ ...mute, created_at: new Date() })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+/** The mute in force for a fingerprint or its signature that lasts longest, if any. */
+export async function activeMute(trx: Transaction<Database>, fingerprint: string, signature: string, now: Date) {
+  return trx
+    .selectFrom('mutes')
+    .selectAll()
+    .where((eb) => eb.or([eb('fingerprint', '=', fingerprint), eb('signature', '=', signature)]))
+    .where('until', '>', now)
+    .orderBy('until', 'desc')
+    .limit(1)
+    .executeTakeFirst();
 }

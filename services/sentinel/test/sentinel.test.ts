@@ -278,4 +278,55 @@ describe('sentinel', () => {
       expect.objectContaining({ signature: 'application:testfailure', successes: 12 }),
     ]);
   });
+
+  it('opens incidents of a muted signature muted, with who and why, and remediates nothing', async () => {
+    const mute = await instances[0]!.runtime.request('sentinel.control.mute', {
+      signature: 'application:testfailure',
+      until: new Date(Date.now() + 3_600_000).toISOString(),
+      by: 'alice',
+      reason: 'database maintenance',
+    });
+    expect(mute).toMatchObject({ signature: 'application:testfailure', by: 'alice' });
+    const capture = captured({ service: 'muted-svc' });
+    await publishRaw(sandbox, 'error.captured', JSON.stringify(capture));
+    const incidentId = await incidentOf(capture.data.fingerprint);
+    const [opened] = await waitFor('the muted incident', async () => {
+      const e = await incidentEvents(incidentId);
+      return e.length ? e : undefined;
+    });
+    expect(opened!.data).toMatchObject({ status: 'muted' });
+    expect(opened!.data.reason).toContain('muted by alice');
+    expect(opened!.data.reason).toContain('database maintenance');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await requests(incidentId)).toEqual([]);
+    await expect(
+      instances[0]!.runtime.request('sentinel.control.mute', {
+        fingerprint: 'fp-x',
+        until: new Date(Date.now() - 1000).toISOString(),
+        by: 'alice',
+        reason: 'too late',
+      }),
+    ).rejects.toThrow(/in the past/);
+  });
+
+  it("fills a playbook's plan for a service, for an operator to run it", async () => {
+    const reply = await instances[0]!.runtime.request('sentinel.query.plan', {
+      playbook: 'charlie',
+      service: 'billing',
+      environment: 'staging',
+    });
+    expect(reply.plan).toMatchObject({
+      playbook: 'charlie',
+      action: 'charlie_fix',
+      target: { service: 'billing', environment: 'staging' },
+      params: { reason: 'fix OperatorRequest on billing' },
+    });
+    await expect(
+      instances[0]!.runtime.request('sentinel.query.plan', {
+        playbook: 'nope',
+        service: 'billing',
+        environment: 'staging',
+      }),
+    ).rejects.toThrow(/no playbook nope/);
+  });
 });

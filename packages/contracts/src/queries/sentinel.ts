@@ -16,6 +16,7 @@ import {
   Timestamp,
   JsonObject,
 } from '../common.js';
+import { ActionPlan } from '../events/actions.js';
 import { Decision, Incident, IncidentStatus, IncidentTransition } from '../events/incidents.js';
 import { PlaybookStatistics } from '../events/learning.js';
 
@@ -87,6 +88,48 @@ export const PlaybooksReply = Type.Object(
   {
     catalog_version: Type.String({ minLength: 1, maxLength: 128 }),
     playbooks: Type.Array(CatalogPlaybook, { maxItems: 200 }),
+  },
+  { additionalProperties: false },
+);
+
+/** A playbook's plan filled for a service outside any incident (an operator runs it from the chat). */
+export const PlanRequest = Type.Object(
+  {
+    playbook: PlaybookName,
+    service: ServiceName,
+    environment: Environment,
+    attributes: Type.Optional(
+      Type.Record(Type.String({ maxLength: 128 }), Type.String({ maxLength: 1024 }), { maxProperties: 32 }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const PlanReply = Type.Object(
+  { plan: ActionPlan, catalog_version: Type.String({ maxLength: 128 }) },
+  { additionalProperties: false },
+);
+
+/** Hold remediation of a fingerprint or of a whole signature until a time: its incidents open muted. */
+export const MuteRequest = Type.Object(
+  {
+    fingerprint: Type.Optional(Fingerprint),
+    signature: Type.Optional(Signature),
+    until: Timestamp,
+    by: Id,
+    reason: Type.String({ minLength: 1, maxLength: 1024 }),
+  },
+  { additionalProperties: false, minProperties: 4, description: 'fingerprint or signature' },
+);
+
+export const MuteReply = Type.Object(
+  {
+    mute_id: Id,
+    fingerprint: Type.Optional(Fingerprint),
+    signature: Type.Optional(Signature),
+    until: Timestamp,
+    by: Id,
+    reason: Type.String({ maxLength: 1024 }),
   },
   { additionalProperties: false },
 );

@@ -4,6 +4,7 @@ import type { HandlerContext } from '@grace/service-kit';
 import { classify, signatureOf } from '../domain/classify.js';
 import { incidentData, nextAttempt, transition, type LifecycleDeps, type Step } from '../remediation.js';
 import {
+  activeMute,
   addTransitions,
   lockOpenIncident,
   lockRecentEscalation,
@@ -38,12 +39,17 @@ export function triageError(deps: LifecycleDeps) {
       ctx.log.debug({ incident_id: held.id }, 'counted on the escalated incident');
       return;
     }
-    const mutedUntil =
+    // Muted by a routing rule (trigger-mesh) or by an operator (sentinel.control.mute): the longer one holds.
+    const signature = signatureOf({ kind: cap.kind, category: cls.category });
+    const ruleMute =
       cap.muted_until && Date.parse(cap.muted_until) > step.now.getTime() ? new Date(cap.muted_until) : null;
+    const operatorMute = await activeMute(ctx.trx, cap.fingerprint, signature, step.now);
+    const byOperator = operatorMute !== undefined && (!ruleMute || operatorMute.until > ruleMute);
+    const mutedUntil = byOperator ? operatorMute.until : ruleMute;
     const opened = await openIncident(ctx.trx, {
       fingerprint: cap.fingerprint,
       environment: cap.environment,
-      signature: signatureOf({ kind: cap.kind, category: cls.category }),
+      signature,
       service: cap.service,
       kind: cap.kind,
       message: cap.message,
@@ -53,7 +59,11 @@ export function triageError(deps: LifecycleDeps) {
       attributes: cap.attributes ? JSON.stringify(cap.attributes) : null,
       route: cap.route ?? null,
       status: mutedUntil ? 'muted' : 'triaged',
-      reason: mutedUntil ? `muted by a routing rule until ${mutedUntil.toISOString()}` : cls.reason,
+      reason: !mutedUntil
+        ? cls.reason
+        : byOperator
+          ? `muted by ${operatorMute.by} until ${mutedUntil.toISOString()}: ${operatorMute.reason}`
+          : `muted by a routing rule until ${mutedUntil.toISOString()}`,
       attempts: 0,
       occurrences: cap.total_count,
       capture_id: cap.capture_id,
