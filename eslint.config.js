@@ -16,6 +16,11 @@ export default tseslint.config(
     },
   },
   {
+    // The web console runs in the browser (its vite.config.ts in Node).
+    files: ['packages/console/src/**/*.{ts,tsx}'],
+    languageOptions: { globals: { ...globals.browser } },
+  },
+  {
     files: ['**/*.test.ts', '**/test/**/*.ts', '**/scripts/**', '**/bench/**', '.ci/**', '*.js'],
     rules: { 'no-console': 'off' },
   },

@@ -67,6 +67,12 @@ export interface ApiOptions {
   timeoutMs?: number;
 }
 
+/** The call that checks a freshly pasted token (GET /me on sign-in) says "did not accept", not "no longer valid". */
+export const SIGN_IN_ACTION = 'sign in';
+function currentlySigningIn(action: string | undefined): boolean {
+  return action === SIGN_IN_ACTION;
+}
+
 /** True for a call the caller itself cancelled: nothing to report. */
 export function isAbort(error: unknown): boolean {
   return error instanceof DOMException && error.name === 'AbortError';
@@ -155,7 +161,10 @@ export async function api<T>(path: string, options: ApiOptions = {}): Promise<T>
 
     if (response.status === 401) {
       const errorBody = await readErrorBody(response);
-      const message = `Your session is no longer valid${errorBody?.message ? ` (${errorBody.message})` : ''}; sign in again`;
+      const why = errorBody?.message ? ` (${errorBody.message})` : '';
+      const message = currentlySigningIn(action)
+        ? `The gateway did not accept this token${why}`
+        : `Your session is no longer valid${why}; sign in again`;
       unauthorizedHandler?.(message);
       throw new ApiError(message, 401, errorBody?.error ?? 'unauthorized');
     }

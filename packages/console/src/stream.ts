@@ -11,8 +11,10 @@ const MAX_BACKOFF_MS = 30_000;
 const PING_EVERY_MS = 25_000;
 /** A connection that stayed open this long resets the backoff. */
 const STABLE_AFTER_MS = 10_000;
-/** Close codes the gateway may use to say the token is not (or no longer) accepted. */
-const UNAUTHORIZED_CODES = new Set([4401, 4403]);
+/** Close code the gateway may use to say the token is not (or no longer) accepted: back to the login screen. */
+const CLOSE_UNAUTHORIZED = 4401;
+/** Close code for a token that is valid but may not read the stream: no point reconnecting. */
+const CLOSE_FORBIDDEN = 4403;
 
 function streamUrl(): string {
   const scheme = window.location.protocol === 'https:' ? 'wss:' : 'ws:';
@@ -135,9 +137,13 @@ export class StreamClient {
       if (this.socket === socket) this.socket = null;
       this.setState('closed');
       if (this.stopped) return;
-      if (UNAUTHORIZED_CODES.has(event.code)) {
+      if (event.code === CLOSE_UNAUTHORIZED) {
         this.stopped = true;
         this.onUnauthorized(event.reason || 'The live stream refused the token; sign in again');
+        return;
+      }
+      if (event.code === CLOSE_FORBIDDEN) {
+        this.stopped = true;
         return;
       }
       if (this.openedAt && Date.now() - this.openedAt >= STABLE_AFTER_MS) this.attempts = 0;

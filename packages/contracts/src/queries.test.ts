@@ -69,6 +69,14 @@ const requestCases: Record<QuerySubject, Case[]> = {
   'sentinel.query.playbooks': [
     set('playbook', 'restart service', 'for a playbook name with a space', 'must match pattern'),
   ],
+  'sentinel.query.plan': [
+    set('playbook', 'restart service', 'for a playbook name with a space', 'must match pattern'),
+    { what: 'without a service', change: (r) => delete r.service, path: 'service', message: 'is required' },
+  ],
+  'sentinel.control.mute': [
+    set('until', 'tomorrow', 'until "tomorrow"', 'must match format "date-time"'),
+    { what: 'without a reason', change: (r) => delete r.reason, path: 'reason', message: 'is required' },
+  ],
   'executor.query.contract': [
     { what: 'naming no contract', change: (r) => delete r.contract_id, path: '', message: notEmpty },
     set('contract_id', 5, 'with a numeric contract id', 'must be string'),
@@ -140,6 +148,8 @@ describe('query contracts', () => {
       'sentinel.query.incidents',
       'sentinel.query.incident',
       'sentinel.query.playbooks',
+      'sentinel.query.plan',
+      'sentinel.control.mute',
       'executor.query.contract',
       'executor.query.approvals',
       'executor.query.audit',

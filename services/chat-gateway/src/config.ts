@@ -6,7 +6,9 @@ import { fileURLToPath } from 'node:url';
 export const DEFAULT_CONSOLE_DIR = fileURLToPath(new URL('../../../packages/console/dist', import.meta.url));
 
 export const config = {
-  JWT_SECRET: Type.Optional(Type.String({ minLength: 32, description: 'HS256 shared secret (at least 32 characters)' })),
+  JWT_SECRET: Type.Optional(
+    Type.String({ minLength: 32, description: 'HS256 shared secret (at least 32 characters)' }),
+  ),
   JWT_PUBLIC_KEY: Type.Optional(Type.String({ minLength: 1, description: 'PEM public key for RS256 / ES256 tokens' })),
   JWT_JWKS_URL: Type.Optional(Type.String({ pattern: '^https?://', description: 'JWKS endpoint for RS256 / ES256' })),
   JWT_ISSUER: Type.String({ default: 'grace', minLength: 1 }),

@@ -28,7 +28,13 @@ export async function rememberUser(db: Kysely<Database>, user: { id: string; nam
   const now = new Date();
   await db
     .insertInto('users')
-    .values({ id: user.id, name: user.name ?? null, roles: JSON.stringify(user.roles), first_seen: now, last_seen: now })
+    .values({
+      id: user.id,
+      name: user.name ?? null,
+      roles: JSON.stringify(user.roles),
+      first_seen: now,
+      last_seen: now,
+    })
     .onConflict((oc) =>
       oc.column('id').doUpdateSet({ name: user.name ?? null, roles: JSON.stringify(user.roles), last_seen: now }),
     )
@@ -37,7 +43,12 @@ export async function rememberUser(db: Kysely<Database>, user: { id: string; nam
 
 /** The user's conversation (created when new); undefined when it belongs to someone else. */
 export async function conversationOf(db: Kysely<Database>, id: string, userId: string) {
-  return db.selectFrom('conversations').selectAll().where('id', '=', id).where('user_id', '=', userId).executeTakeFirst();
+  return db
+    .selectFrom('conversations')
+    .selectAll()
+    .where('id', '=', id)
+    .where('user_id', '=', userId)
+    .executeTakeFirst();
 }
 
 export async function startConversation(db: Kysely<Database>, id: string, userId: string) {
@@ -49,7 +60,10 @@ export type NewMessage = Omit<Insertable<Database['messages']>, 'conversation_id
 
 export async function addMessages(db: Kysely<Database>, conversationId: string, rows: NewMessage[]) {
   await db.transaction().execute(async (trx) => {
-    await trx.insertInto('messages').values(rows.map((r) => ({ ...r, conversation_id: conversationId }))).execute();
+    await trx
+      .insertInto('messages')
+      .values(rows.map((r) => ({ ...r, conversation_id: conversationId })))
+      .execute();
     await trx.updateTable('conversations').set({ updated_at: new Date() }).where('id', '=', conversationId).execute();
   });
 }

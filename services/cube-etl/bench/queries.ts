@@ -1,12 +1,15 @@
 // Benchmark (not a test): latency of the four cube queries on a generated cube of 1,000,000 rows per fact table.
 // Generates, set-based in its own schema, 90 days of minutes ending at today's UTC midnight: 40 services x 2
 // environments, 30 playbooks x 3 adapters x 3 tiers, 2000 fingerprints; facts are written in time order, as the
-// ETL appends them. Then VACUUM ANALYZE, and each query over four ranges (2 warm-up runs, then 20 timed). Prints JSON.
+// ETL appends them, and the daily rollups are computed from them with the ETL's own statements. Then VACUUM
+// ANALYZE, and each query over four ranges (2 warm-up runs, then 20 timed); the ranges of whole days are timed
+// again reading the facts (rollups off), for comparison. Prints JSON.
 // Usage: pnpm --filter @grace/cube-etl bench   (env BENCH_RUNS, default 20; BENCH_KEEP_SCHEMA=1 keeps the schema)
 import { createDb, runMigrations } from '@grace/service-kit';
 import { DATABASE_URL, latencySummary } from '@grace/service-kit/testing';
 import { sql, type Kysely } from 'kysely';
 import { randomBytes } from 'node:crypto';
+import { rebuildRollups } from '../src/etl.js';
 import { migrations } from '../src/migrations/index.js';
 import { errorTrendsQuery, mttrQuery, rollbackDriftQuery, successRateQuery } from '../src/queries.js';
 import type { Database } from '../src/store.js';
@@ -149,10 +152,11 @@ async function generate(): Promise<void> {
     ) e
     order by e.h
   `.execute(db);
+  await rebuildRollups(db);
   // VACUUM as well as ANALYZE: otherwise autovacuum's first pass over the fresh tables (and the first readers'
   // setting of hint bits) would compete with the timed runs; a long-lived cube is in that vacuumed state.
   await sql`vacuum (analyze) dim_time, dim_service, dim_playbook, dim_signature, dim_outcome, fact_actions,
-    fact_incidents, fact_errors`.execute(db);
+    fact_incidents, fact_errors, agg_actions_daily, agg_errors_daily`.execute(db);
 }
 
 async function tableSizes() {
@@ -160,6 +164,8 @@ async function tableSizes() {
     'fact_actions',
     'fact_errors',
     'fact_incidents',
+    'agg_actions_daily',
+    'agg_errors_daily',
   );
   const sizes: Record<string, { rows: number; total: string; bytes: number }> = {};
   for (const table of tables) {
@@ -180,11 +186,20 @@ const ranges = [
   { name: 'all_90d_by_week', from: daysBefore(90), bucket: 'week' },
 ] as const;
 
-const queries: Record<string, (range: (typeof ranges)[number]) => Promise<{ rows: unknown[] }>> = {
-  success_rate: (r) => successRateQuery(db)({ from: r.from, to: end.toISOString(), bucket: r.bucket }),
-  mttr: (r) => mttrQuery(db)({ from: r.from, to: end.toISOString(), bucket: r.bucket }),
-  error_trends: (r) => errorTrendsQuery(db)({ from: r.from, to: end.toISOString(), bucket: r.bucket }),
-  rollback_drift: (r) => rollbackDriftQuery(db)({ from: r.from, to: end.toISOString(), bucket: r.bucket }),
+type Query = (range: (typeof ranges)[number]) => Promise<{ rows: unknown[] }>;
+const request = (r: (typeof ranges)[number]) => ({ from: r.from, to: end.toISOString(), bucket: r.bucket });
+const queries: Record<string, Query> = {
+  success_rate: (r) => successRateQuery(db)(request(r)),
+  mttr: (r) => mttrQuery(db)(request(r)),
+  error_trends: (r) => errorTrendsQuery(db)(request(r)),
+  rollback_drift: (r) => rollbackDriftQuery(db)(request(r)),
+};
+// The same requests forced onto the facts, for the ranges the rollups answer (whole days by day or week).
+const factsOnly = { rollups: false };
+const queriesFromFacts: Record<string, Query> = {
+  success_rate: (r) => successRateQuery(db, factsOnly)(request(r)),
+  error_trends: (r) => errorTrendsQuery(db, factsOnly)(request(r)),
+  rollback_drift: (r) => rollbackDriftQuery(db, factsOnly)(request(r)),
 };
 
 async function time(run: () => Promise<{ rows: unknown[] }>) {
@@ -205,12 +220,20 @@ try {
   const generationStarted = performance.now();
   await generate();
   const generationSeconds = +((performance.now() - generationStarted) / 1000).toFixed(1);
-  const results: Record<string, Record<string, Awaited<ReturnType<typeof time>>>> = {};
-  for (const [name, query] of Object.entries(queries)) {
-    const byRange: (typeof results)[string] = {};
-    for (const range of ranges) byRange[range.name] = await time(() => query(range));
-    results[name] = byRange;
-  }
+  const timeEach = async (list: Record<string, Query>, rangesOf: readonly (typeof ranges)[number][]) => {
+    const results: Record<string, Record<string, Awaited<ReturnType<typeof time>>>> = {};
+    for (const [name, query] of Object.entries(list)) {
+      const byRange: (typeof results)[string] = {};
+      for (const range of rangesOf) byRange[range.name] = await time(() => query(range));
+      results[name] = byRange;
+    }
+    return results;
+  };
+  const results = await timeEach(queries, ranges);
+  const resultsFromFacts = await timeEach(
+    queriesFromFacts,
+    ranges.filter((r) => r.bucket !== 'hour'),
+  );
   console.log(
     JSON.stringify(
       {
@@ -220,6 +243,7 @@ try {
         generation_seconds: generationSeconds,
         tables: await tableSizes(),
         queries: results,
+        queries_from_facts: resultsFromFacts,
       },
       null,
       2,

@@ -80,7 +80,8 @@ function rangeOf(req: { from: string; to: string; bucket: Bucket }): Range {
     );
   }
   const wholeDays = from.getTime() % DAY_MS === 0 && to.getTime() % DAY_MS === 0;
-  const dailyBucket = wholeDays && (req.bucket === 'day' || req.bucket === 'week') ? DAILY_BUCKET[req.bucket] : undefined;
+  const dailyBucket =
+    wholeDays && (req.bucket === 'day' || req.bucket === 'week') ? DAILY_BUCKET[req.bucket] : undefined;
   return { from, to, bucketMs, bucketColumn: BUCKET_COLUMN[req.bucket], dailyBucket };
 }
 

@@ -10,7 +10,7 @@ const event = <S extends EventSubject>(subject: S, data: EventData<S>, key: stri
   createEvent(subject, data, { source: 'test/history', id: id(key) });
 
 let captureNo = 0;
-function capture(
+export function capture(
   fingerprint: string,
   service: string,
   environment: string,

@@ -119,7 +119,7 @@ export const MuteRequest = Type.Object(
     by: Id,
     reason: Type.String({ minLength: 1, maxLength: 1024 }),
   },
-  { additionalProperties: false, minProperties: 4, description: 'fingerprint or signature' },
+  { additionalProperties: false, description: 'a fingerprint or a signature (the sentinel refuses neither)' },
 );
 
 export const MuteReply = Type.Object(

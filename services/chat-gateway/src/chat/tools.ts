@@ -9,10 +9,7 @@ export interface ChatUser {
 }
 
 export type CubeQuery =
-  | 'cube.query.success_rate'
-  | 'cube.query.mttr'
-  | 'cube.query.error_trends'
-  | 'cube.query.rollback_drift';
+  'cube.query.success_rate' | 'cube.query.mttr' | 'cube.query.error_trends' | 'cube.query.rollback_drift';
 
 export interface IncidentFilter {
   open?: boolean;
@@ -26,7 +23,10 @@ export interface MuteTarget {
   signature?: string;
 }
 
-export type SystemStatus = QueryReply<'executor.control.status'> & { open_incidents: number; pending_approvals: number };
+export type SystemStatus = QueryReply<'executor.control.status'> & {
+  open_incidents: number;
+  pending_approvals: number;
+};
 
 export interface ChatTools {
   status(): Promise<SystemStatus>;
