@@ -4,7 +4,15 @@ import { exited, spawnTs, waitFor, type Sandbox } from '@grace/service-kit/testi
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-export const SERVICES = ['trigger-mesh', 'sentinel', 'action-executor', 'verifier', 'learning-loop'] as const;
+export const SERVICES = [
+  'trigger-mesh',
+  'sentinel',
+  'action-executor',
+  'verifier',
+  'learning-loop',
+  'cube-etl',
+  'chat-gateway',
+] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
 const mainOf = (service: ServiceName) =>
@@ -14,6 +22,8 @@ export const schemaOf = (sandbox: Sandbox, service: ServiceName) => `${sandbox.s
 
 export interface RunningSystem {
   readonly processes: ReadonlyMap<ServiceName, ChildProcess & { output: () => string }>;
+  /** The side-server port each service listens on (from its start log line). */
+  readonly ports: ReadonlyMap<ServiceName, number>;
   /** SIGTERM every service; resolves with each one's exit code. */
   stop(): Promise<Record<string, number | null>>;
   /** Drop the services' schemas (the sandbox drops its own). */
@@ -39,16 +49,22 @@ export async function startSystem(
       }),
     );
   }
+  const ports = new Map<ServiceName, number>();
   try {
     for (const [service, child] of processes) {
-      await waitFor(
+      const port = await waitFor(
         `${service} to start`,
         async () => {
           if (child.exitCode !== null) throw new Error(`${service} exited: ${child.output().slice(-2000)}`);
-          return child.output().includes(`"msg":"${service} started"`);
+          const line = child
+            .output()
+            .split('\n')
+            .find((l) => l.includes(`"msg":"${service} started"`));
+          return line ? (JSON.parse(line) as { http_port: number }).http_port : undefined;
         },
         60_000,
       );
+      ports.set(service, port);
     }
   } catch (err) {
     for (const child of processes.values()) child.kill('SIGKILL');
@@ -56,6 +72,7 @@ export async function startSystem(
   }
   return {
     processes,
+    ports,
     async stop() {
       const codes: Record<string, number | null> = {};
       for (const child of processes.values()) if (child.exitCode === null) child.kill('SIGTERM');

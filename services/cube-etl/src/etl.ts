@@ -311,6 +311,7 @@ export async function refreshRollups(
 /** The rollups of every day the facts refer to, recomputed from the facts (for cubes not built by the ETL). */
 export async function rebuildRollups(db: Kysely<Database>): Promise<void> {
   await db.transaction().execute(async (trx) => {
+    await lockInTransaction(trx, 'etl-batch');
     const { rows } = await sql<{ day: Date }>`select distinct day from dim_time`.execute(trx);
     const days = rows.map((r) => r.day.getTime());
     await sql`truncate agg_actions_daily, agg_errors_daily`.execute(trx);

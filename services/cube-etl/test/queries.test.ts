@@ -483,4 +483,51 @@ describe('cube queries', () => {
       });
     });
   });
+
+  describe('daily rollups', () => {
+    // Whole UTC days by day or week without a service filter: read from the rollups by default.
+    const wholeDays = [
+      { from: at(0), to: at(2), bucket: 'day' as const },
+      { from: at(-7), to: at(3), bucket: 'day' as const },
+      { from: at(0), to: at(3), bucket: 'week' as const },
+      { from: at(1), to: at(2), bucket: 'week' as const },
+      { from: at(-14), to: at(7), bucket: 'week' as const },
+      { from: '2027-01-01T00:00:00.000Z', to: '2027-01-03T00:00:00.000Z', bucket: 'day' as const },
+    ];
+    const factsOnly = { rollups: false };
+
+    it('give success rates identical to the facts', async () => {
+      for (const req of wholeDays) {
+        for (const extra of [{}, { group_by: 'tier' as const }, { playbook: 'restart_service' }, { tier: 3 }]) {
+          const reply = await successRateQuery(db)({ ...req, ...extra });
+          expect(reply).toEqual(await successRateQuery(db, factsOnly)({ ...req, ...extra }));
+        }
+      }
+      expect((await successRateQuery(db)(wholeDays[5]!)).rows[0]).toEqual({
+        bucket_start: '2027-01-01T00:00:00.000Z',
+        group: 'bulk_one',
+        executed: 1440,
+        verified: 1440,
+        success_rate: 1,
+      });
+    });
+
+    it('give rollback and drift figures identical to the facts', async () => {
+      for (const req of wholeDays) {
+        for (const extra of [{}, { adapter: 'kubernetes' as const }, { tier: 2, worst: 1 }]) {
+          const reply = await rollbackDriftQuery(db)({ ...req, ...extra });
+          expect(reply).toEqual(await rollbackDriftQuery(db, factsOnly)({ ...req, ...extra }));
+        }
+      }
+    });
+
+    it('give error trends identical to the facts, the week before included', async () => {
+      for (const req of wholeDays) {
+        for (const extra of [{}, { top: 1 }, { kind: 'ConnectionRefused', category: 'database' }]) {
+          const reply = await errorTrendsQuery(db)({ ...req, ...extra });
+          expect(reply).toEqual(await errorTrendsQuery(db, factsOnly)({ ...req, ...extra }));
+        }
+      }
+    });
+  });
 });
