@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createEvent } from '@grace/contracts';
 import { createSandbox, publishRaw, type Sandbox } from '@grace/service-kit/testing';
+import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -90,7 +92,7 @@ describe('the web console in a real browser', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('logs in, shows an incident live, approves its action, and charts the cube', async () => {
+  it('logs in, shows an incident live (markup as text), approves its action, charts the cube, pauses Grace', async () => {
     const page: Page = await browser!.newPage();
     const pageErrors: string[] = [];
     page.on('pageerror', (err) => pageErrors.push(String(err)));
@@ -111,6 +113,36 @@ describe('the web console in a real browser', () => {
     await row.waitFor({ timeout: 20_000 });
     await expect(row.textContent()).resolves.toContain('shop');
     const incidentId = await row.getAttribute('data-incident-id');
+
+    // Text that looks like markup is shown as text and never runs.
+    const markup = '<img src=x onerror="window.__pwned=1">';
+    const now = new Date().toISOString();
+    const hostile = createEvent(
+      'incident.opened',
+      {
+        incident_id: randomUUID(),
+        fingerprint: 'fp-markup',
+        signature: 'application:markup',
+        service: 'shop',
+        environment: 'production',
+        kind: markup,
+        severity: 'error',
+        status: 'triaged',
+        previous_status: 'detected',
+        reason: markup,
+        attempts: 0,
+        occurrences: 1,
+        opened_at: now,
+        triaged_at: now,
+        changed_at: now,
+        capture_id: randomUUID(),
+      },
+      { source: 'test/hostile' },
+    );
+    await publishRaw(sandbox, hostile.type, JSON.stringify(hostile));
+    await page.getByTestId('incident-row').filter({ hasText: markup }).waitFor({ timeout: 15_000 });
+    expect(await page.evaluate('typeof window.__pwned')).toBe('undefined');
+    expect(await page.getByTestId('incidents').locator('img').count()).toBe(0);
 
     // The action waits for approval: approve it in the console, and it runs.
     await page.getByTestId('tab-approvals').click();
@@ -154,6 +186,21 @@ describe('the web console in a real browser', () => {
     // The chart draws as soon as it mounts; its data comes with the reply.
     await chart.filter({ hasText: '1 verified of 1 executed' }).waitFor({ timeout: 15_000 });
     await page.getByTestId('chart-rollback_drift').filter({ hasText: 'rollback_release' }).waitFor({ timeout: 15_000 });
+
+    // An admin pauses the executor from the console; every view shows it until resume.
+    await page.getByTestId('tab-admin').click();
+    await page.getByTestId('pause-reason').fill('change freeze');
+    await page.getByTestId('pause-button').click();
+    await page.getByTestId('paused-badge').waitFor({ timeout: 15_000 });
+    const executor = await sandbox.nc.request(`${sandbox.namespace}.executor.control.status`, '{}', {
+      timeout: 5_000,
+    });
+    expect(executor.json<{ data: { paused: boolean; paused_by: string } }>().data).toMatchObject({
+      paused: true,
+      paused_by: 'erin',
+    });
+    await page.getByTestId('resume-button').click();
+    await page.getByTestId('paused-badge').waitFor({ state: 'detached', timeout: 15_000 });
     expect(pageErrors).toEqual([]);
   }, 120_000);
 });
