@@ -3,6 +3,7 @@ export * from './config.js';
 export * from './consumer.js';
 export * from './db.js';
 export * from './errors.js';
+export * from './fetch-body.js';
 export * from './file-watch.js';
 export * from './http.js';
 export * from './logger.js';

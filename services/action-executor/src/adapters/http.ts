@@ -22,6 +22,7 @@ import {
 } from '@grace/contracts';
 import type { TSchema } from '@sinclair/typebox';
 import { AdapterError, type ActionAdapter } from './adapter.js';
+import { readBodyCapped } from '@grace/service-kit';
 
 export interface HttpAdapterOptions {
   /** Key of the `x-grace-signature` HMAC; empty sends no signature. */
@@ -92,19 +93,6 @@ function retryAfterMs(response: Response): number | undefined {
   return header && /^\d+$/.test(header) ? Math.min(Number(header) * 1000, MAX_RETRY_AFTER_MS) : undefined;
 }
 
-/** The body as text, or undefined when it is larger than MAX_RESPONSE_BYTES (then the rest is not read). */
-async function readCappedBody(response: Response): Promise<string | undefined> {
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  // Leaving the loop early cancels the stream, so an oversized body is not read to its end.
-  for await (const chunk of response.body ?? []) {
-    size += chunk.byteLength;
-    if (size > MAX_RESPONSE_BYTES) return undefined;
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 function describeAnswer(status: number, body: string | undefined): string {
   if (body === undefined) return `${status} with a body larger than 1 MiB (refused)`;
   return `${status}: ${body.slice(0, BODY_CHARS_IN_MESSAGES)}`;
@@ -165,7 +153,7 @@ export function createHttpAdapter(options: HttpAdapterOptions): ActionAdapter {
         });
         status = response.status;
         retryAfter = retryAfterMs(response);
-        text = await readCappedBody(response);
+        text = await readBodyCapped(response, MAX_RESPONSE_BYTES);
       } catch (error) {
         if (signal.aborted) throw timeoutError();
         retryAfter = undefined;

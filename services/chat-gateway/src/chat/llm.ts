@@ -1,4 +1,5 @@
 // An OpenAI-compatible chat-completions client: one POST per turn, bounded in time and size, its answer validated.
+import { readBodyCapped } from '@grace/service-kit';
 
 export interface LlmToolCall {
   id: string;
@@ -57,26 +58,9 @@ export const MAX_RESPONSE_BYTES = 1_048_576;
 const FUNCTION_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 
 async function readCapped(response: Response, limit: number): Promise<string> {
-  const declared = Number(response.headers.get('content-length'));
-  if (declared > limit) {
-    await response.body?.cancel();
-    throw new LlmError('invalid_response', `the LLM's answer is larger than ${limit} bytes`);
-  }
-  if (!response.body) return '';
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel();
-      throw new LlmError('invalid_response', `the LLM's answer is larger than ${limit} bytes`);
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+  const text = await readBodyCapped(response, limit);
+  if (text === undefined) throw new LlmError('invalid_response', `the LLM's answer is larger than ${limit} bytes`);
+  return text;
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> =>

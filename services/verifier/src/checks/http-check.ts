@@ -2,31 +2,13 @@
 import type { schemas } from '@grace/contracts';
 import type { Static } from '@sinclair/typebox';
 import { compareFields, describeMismatches } from '../domain/fields.js';
+import { readBodyCapped } from '@grace/service-kit';
 
 type CheckResult = schemas.CheckResult;
 type FieldComparison = schemas.FieldComparison;
 export type HttpCheck = Static<typeof schemas.HttpCheck>;
 
 const MAX_BODY_BYTES = 1024 * 1024;
-
-/** The body as text, or undefined when it is larger than MAX_BODY_BYTES (the rest is not downloaded). */
-async function readCapped(response: Response): Promise<string | undefined> {
-  if (response.body === null) return '';
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > MAX_BODY_BYTES) {
-      await reader.cancel();
-      return undefined;
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 // Duck-typed rather than `instanceof Error`: errors thrown by Node's fetch may come from another realm (jest's vm).
 function errorPart(error: unknown, key: 'name' | 'message' | 'code' | 'cause'): unknown {
@@ -52,7 +34,7 @@ async function bodyFields(
   response: Response,
   expected: Record<string, unknown>,
 ): Promise<{ fields: FieldComparison[] } | { problem: string }> {
-  const text = await readCapped(response);
+  const text = await readBodyCapped(response, MAX_BODY_BYTES);
   if (text === undefined) return { problem: `body larger than ${MAX_BODY_BYTES} bytes, JSON fields not compared` };
   try {
     return { fields: compareFields(expected, JSON.parse(text)) };
