@@ -40,6 +40,8 @@ export async function createSandbox(label: string, overrides: NodeJS.ProcessEnv 
     DB_SCHEMA: schema,
     HTTP_PORT: '0',
     HTTP_HOST: '127.0.0.1',
+    // Tests run many services at once against one Postgres (max_connections 100): small pools keep them under it.
+    DB_POOL_MAX: '2',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ACK_WAIT_MS: '2000',
     RETRY_BASE_MS: '50',
