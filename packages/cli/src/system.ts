@@ -1,0 +1,2 @@
+// What the whole-system tools share (grace up, grace bench, the crash script, the end-to-end tests).
+export * from './system/launch.js';
