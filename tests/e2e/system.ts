@@ -30,7 +30,8 @@ export async function startSystem(
     ...running,
     get ports() {
       const ports = new Map<ServiceName, number>();
-      for (const [name, p] of running.processes) if (p.httpPort !== undefined) ports.set(name as ServiceName, p.httpPort);
+      for (const [name, p] of running.processes)
+        if (p.httpPort !== undefined) ports.set(name as ServiceName, p.httpPort);
       return ports;
     },
     async dropSchemas() {

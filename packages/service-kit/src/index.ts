@@ -10,6 +10,7 @@ export * from './logger.js';
 export * from './metrics.js';
 export * from './migrate.js';
 export * from './nats.js';
+export * from './nats-server.js';
 export * from './naming.js';
 export * from './operator-file.js';
 export * from './outbox.js';

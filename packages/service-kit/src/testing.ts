@@ -8,11 +8,11 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { ensureStreams } from './nats.js';
+import { startNatsServerProcess } from './nats-server.js';
 import { Naming } from './naming.js';
 
 export const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -159,17 +159,6 @@ export function exited(child: ChildProcess): Promise<{ code: number | null; sign
   return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 export interface OwnNatsServer {
   url: string;
   /** Stop the server (SIGTERM) and wait for it to exit. */
@@ -182,35 +171,14 @@ export interface OwnNatsServer {
 
 /** A nats-server (from PATH) with JetStream on a free port, for tests that stop and restart it. */
 export async function startNatsServer(): Promise<OwnNatsServer> {
-  const port = await freePort();
   const storeDir = mkdtempSync(join(tmpdir(), 'grace-nats-'));
-  const url = `nats://127.0.0.1:${port}`;
-  let child: ChildProcess | undefined;
-  const start = async () => {
-    child = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir], { stdio: 'ignore' });
-    await waitFor(`nats-server on port ${port}`, async () => {
-      const nc = await connect({ servers: url, timeout: 500 });
-      await nc.close();
-      return true;
-    });
-  };
-  const stop = async () => {
-    if (!child) return;
-    child.kill('SIGTERM');
-    await exited(child);
-    child = undefined;
-  };
-  await start();
+  const server = await startNatsServerProcess({ storeDir });
   return {
-    url,
-    start,
-    stop,
+    url: server.url,
+    start: () => server.start(),
+    stop: () => server.stop(),
     async destroy() {
-      if (child) {
-        child.kill('SIGKILL');
-        await exited(child);
-        child = undefined;
-      }
+      await server.stop('SIGKILL');
       rmSync(storeDir, { recursive: true, force: true });
     },
   };

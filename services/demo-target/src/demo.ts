@@ -57,6 +57,8 @@ export const FAULT_NAMES = Object.keys(FAULTS) as FaultName[];
 /** The actions the demo answers, by name, as the shipped catalog's nats playbooks ask for them. */
 const ACTIONS: Record<string, (state: DemoState) => void> = {
   clear_cache: (s) => (s.cache = { healthy: true, entries: 0 }),
+  // A plausible wrong fix: it refills the cache but keeps the corrupted entries (the demo's failing playbook).
+  warm_cache: (s) => (s.cache = { healthy: s.cache.healthy, entries: s.cache.entries + 500 }),
   reconnect_database: (s) => (s.pool = { healthy: true, size: s.pool.size, in_use: 0 }),
   toggle_feature_flag: (s) => (s.feature_flag = { name: s.feature_flag.name, enabled: false }),
 };

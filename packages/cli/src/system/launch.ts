@@ -92,11 +92,15 @@ export async function launch(names: readonly ProcessName[], options: LaunchOptio
   const spawnOne = (name: ProcessName, extraEnv: NodeJS.ProcessEnv = {}): ManagedProcess => {
     const main = mainOf(name);
     if (!existsSync(main)) throw new Error(`no such service: ${name} (${main} does not exist)`);
-    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--conditions=source', '--import', 'tsx', main], {
-      cwd: `${REPO_ROOT}services/${name}`,
-      env: { ...process.env, ...options.env, ...options.envOf?.[name], ...extraEnv },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [...(options.nodeArgs ?? []), '--conditions=source', '--import', 'tsx', main],
+      {
+        cwd: `${REPO_ROOT}services/${name}`,
+        env: { ...process.env, ...options.env, ...options.envOf?.[name], ...extraEnv },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     const tail = new Tail(options.outputTail ?? 4 * 1024 * 1024);
     for (const stream of ['stdout', 'stderr'] as const) {
       let partial = '';
@@ -115,7 +119,8 @@ export async function launch(names: readonly ProcessName[], options: LaunchOptio
     }
     const managed = { name, child, httpPort: undefined as number | undefined, output: () => tail.toString() };
     child.once('exit', (code, signal) => {
-      if (!stoppingAll && !stopping.has(name) && processes.get(name)?.child === child) options.onExit?.(name, code, signal);
+      if (!stoppingAll && !stopping.has(name) && processes.get(name)?.child === child)
+        options.onExit?.(name, code, signal);
     });
     return managed;
   };
@@ -139,7 +144,9 @@ export async function launch(names: readonly ProcessName[], options: LaunchOptio
         return managed;
       }
       if (Date.now() > deadline) {
-        throw new Error(`${managed.name} did not start within ${options.startTimeoutMs ?? 60_000} ms:\n${managed.output().slice(-3000)}`);
+        throw new Error(
+          `${managed.name} did not start within ${options.startTimeoutMs ?? 60_000} ms:\n${managed.output().slice(-3000)}`,
+        );
       }
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -162,7 +169,8 @@ export async function launch(names: readonly ProcessName[], options: LaunchOptio
   try {
     for (const name of names) processes.set(name, spawnOne(name));
     // Start in parallel, then wait for each: the services do not depend on each other to start.
-    for (const managed of processes.values()) await awaitStarted(managed as ManagedProcess & { httpPort: number | undefined });
+    for (const managed of processes.values())
+      await awaitStarted(managed as ManagedProcess & { httpPort: number | undefined });
   } catch (err) {
     stoppingAll = true;
     for (const m of processes.values()) m.child.kill('SIGKILL');
