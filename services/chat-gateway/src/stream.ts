@@ -2,7 +2,7 @@
 // Authorization header), origin checked, small frames, a per-socket chat rate; pushes Grace's incident, approval,
 // action and contract events as they happen, filtered by role, and carries chat both ways.
 import { gateway, validateSchema, type GraceEvent } from '@grace/contracts';
-import type { Logger, Naming } from '@grace/service-kit';
+import { eventLogger, type Logger, type Naming } from '@grace/service-kit';
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -65,9 +65,13 @@ export function startStream(options: StreamOptions) {
         }
         const subject = options.naming.unprefix(msg.subject);
         const frame = JSON.stringify({ type: 'event', subject, event });
+        let pushed = 0;
         for (const client of clients)
-          if (hasRole(client.principal, roles) && client.socket.readyState === WebSocket.OPEN)
+          if (hasRole(client.principal, roles) && client.socket.readyState === WebSocket.OPEN) {
             client.socket.send(frame);
+            pushed++;
+          }
+        eventLogger(options.log, event).debug({ sockets: pushed }, 'event pushed to the live stream');
       },
     }),
   );

@@ -24,6 +24,17 @@ export const config = {
     description:
       'after an escalation, new captures of the fingerprint are counted on it instead of opening a new incident',
   }),
+  ROLLBACK_WAIT_MS: Type.Integer({
+    default: 900_000,
+    minimum: 1_000,
+    description:
+      'how long an attempt judged drift or failed waits for the executor to confirm its rollback before the incident is escalated',
+  }),
+  ROLLBACK_SWEEP_MS: Type.Integer({
+    default: 10_000,
+    minimum: 10,
+    description: 'how often overdue rollbacks are looked for',
+  }),
   THOMPSON_SEED: Type.Optional(
     Type.Integer({ description: 'seed the playbook draws (tests, replays); unset: random' }),
   ),

@@ -14,6 +14,7 @@ import {
   lastUses,
   lockAttemptByAction,
   lockIncident,
+  markAwaitingRollback,
   settleAttempt,
   statsFor,
   updateIncident,
@@ -261,4 +262,38 @@ export async function settle(
     return;
   }
   await nextAttempt(step, deps, incident, `attempt ${attempt.attempt} (${attempt.playbook}) ${outcome}: ${reason}`);
+}
+
+/**
+ * A tier >= 2 action was judged drift or failed: the executor now restores its snapshot. The next playbook must
+ * not run on the target before that (the constitution would deny it as a second open contract, and it would act
+ * on a half-changed system), so the attempt stays pending until `contract.rolled_back` settles it. If the
+ * rollback has already been reported, this changes nothing.
+ */
+export async function awaitRollback(step: Step, actionId: string, verdictReason: string): Promise<void> {
+  const attempt = await lockAttemptByAction(step.trx, actionId);
+  if (!attempt || attempt.outcome !== 'pending' || attempt.awaiting_rollback_since) return;
+  await markAwaitingRollback(
+    step.trx,
+    actionId,
+    bounded(`${verdictReason}; waiting for the executor to restore the snapshot`),
+    step.now,
+  );
+  step.log.info({ action_id: actionId }, 'verdict against a tier >= 2 action: waiting for its rollback');
+}
+
+/** The executor has not confirmed a rollback in time: the target may be half-changed, so a human decides. */
+export async function rollbackOverdue(step: Step, deps: LifecycleDeps, actionId: string, waitedMs: number) {
+  const attempt = await lockAttemptByAction(step.trx, actionId);
+  if (!attempt || attempt.outcome !== 'pending' || !attempt.awaiting_rollback_since) return;
+  const reason = `${attempt.outcome_reason ?? 'verdict against the action'}; no rollback confirmed within ${Math.round(waitedMs / 1000)} s`;
+  await settleAttempt(step.trx, actionId, 'failed', bounded(reason));
+  const incident = await lockIncident(step.trx, attempt.incident_id);
+  if (!incident || incident.status === 'resolved' || incident.status === 'escalated') return;
+  await escalate(
+    step,
+    deps,
+    incident,
+    `attempt ${attempt.attempt} (${attempt.playbook}): ${reason}; the target may be between states`,
+  );
 }

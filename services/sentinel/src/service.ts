@@ -1,5 +1,5 @@
 // sentinel as a service definition: its consumers, queries and the watched playbook catalog.
-import { consumer, watchVersionedFile, type ServiceDefinition } from '@grace/service-kit';
+import { consumer, every, watchVersionedFile, type ServiceDefinition } from '@grace/service-kit';
 import { config } from './config.js';
 import { parseCatalog } from './domain/catalog.js';
 import { createRng, randomRng } from './domain/thompson.js';
@@ -8,8 +8,8 @@ import { onDenied, onExecuted, onRolledBack, onStats, onVerified } from './handl
 import { createMetrics } from './metrics.js';
 import { migrations } from './migrations/index.js';
 import { incidentQuery, incidentsQuery, muteQuery, planQuery, playbooksQuery } from './queries.js';
-import type { LifecycleDeps } from './remediation.js';
-import type { Database } from './store.js';
+import { rollbackOverdue, type LifecycleDeps } from './remediation.js';
+import { overdueRollbacks, type Database } from './store.js';
 
 export const sentinel: ServiceDefinition<Database, typeof config> = {
   name: 'sentinel',
@@ -32,6 +32,19 @@ export const sentinel: ServiceDefinition<Database, typeof config> = {
       escalationHoldMs: c.ESCALATION_HOLD_MS,
       metrics: createMetrics(runtime.metrics),
     };
+    // Attempts whose rollback the executor never confirmed (its restore failed for good) go to a human.
+    const overdue = every(
+      'the overdue rollback sweep',
+      c.ROLLBACK_SWEEP_MS,
+      async () => {
+        const before = new Date(Date.now() - c.ROLLBACK_WAIT_MS);
+        for (const actionId of await overdueRollbacks(db, before))
+          await runtime.transaction((trx, emit) =>
+            rollbackOverdue({ trx, emit, log, now: new Date() }, deps, actionId, c.ROLLBACK_WAIT_MS),
+          );
+      },
+      log,
+    );
     return {
       consumers: [
         consumer<Database, 'error.captured'>({ subject: 'error.captured', handler: triageError(deps) }),
@@ -55,7 +68,10 @@ export const sentinel: ServiceDefinition<Database, typeof config> = {
         ),
         'sentinel.control.mute': muteQuery(db),
       },
-      stop: async () => catalog.stop(),
+      stop: async () => {
+        await overdue.stop();
+        await catalog.stop();
+      },
     };
   },
 };

@@ -82,6 +82,8 @@ export interface Database {
     outcome: Generated<AttemptOutcome>;
     outcome_reason: string | null;
     confidence: number | null;
+    /** Set when the verdict was drift or failed and the executor is restoring the snapshot. */
+    awaiting_rollback_since: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
   };
   playbook_stats: {
     signature: string;
@@ -189,6 +191,28 @@ export async function settleAttempt(
     .set({ outcome, outcome_reason: reason, confidence: confidence ?? null })
     .where('action_id', '=', actionId)
     .execute();
+}
+
+/** The verdict is in but the executor is still restoring the snapshot: note it, the attempt stays pending. */
+export async function markAwaitingRollback(db: Db, actionId: string, reason: string, now: Date): Promise<void> {
+  await db
+    .updateTable('attempts')
+    .set({ outcome_reason: reason, awaiting_rollback_since: now })
+    .where('action_id', '=', actionId)
+    .execute();
+}
+
+/** Attempts whose rollback the executor has not confirmed since before `before`. */
+export async function overdueRollbacks(db: Db, before: Date, limit = 100): Promise<string[]> {
+  const rows = await db
+    .selectFrom('attempts')
+    .select('action_id')
+    .where('outcome', '=', 'pending')
+    .where('awaiting_rollback_since', '<', before)
+    .orderBy('awaiting_rollback_since')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => r.action_id);
 }
 
 export async function attemptsOf(db: Db, incidentId: string): Promise<AttemptRow[]> {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sentinel } from '../src/service.js';
 import type { Database } from '../src/store.js';
-import { captured, stats, TEST_CATALOG, verdict } from './support.js';
+import { captured, rolledBack, stats, TEST_CATALOG, verdict } from './support.js';
 
 describe('sentinel', () => {
   let sandbox: Sandbox;
@@ -18,7 +18,13 @@ describe('sentinel', () => {
 
   beforeAll(async () => {
     writeFileSync(catalogFile, TEST_CATALOG);
-    sandbox = await createSandbox('sentinel', { PLAYBOOKS_FILE: catalogFile, FILE_POLL_MS: '50', THOMPSON_SEED: '7' });
+    sandbox = await createSandbox('sentinel', {
+      PLAYBOOKS_FILE: catalogFile,
+      FILE_POLL_MS: '50',
+      THOMPSON_SEED: '7',
+      ROLLBACK_WAIT_MS: '1500',
+      ROLLBACK_SWEEP_MS: '100',
+    });
     // Two replicas sharing the schema and the durable consumers, as in a deployment.
     for (let i = 0; i < 2; i++)
       instances.push((await startService(sentinel, sandbox.env)) as RunningService<Database, unknown>);
@@ -199,6 +205,42 @@ describe('sentinel', () => {
       outcome: 'denied',
       outcome_reason: expect.stringContaining('no-changes-on-fridays'),
     });
+  });
+
+  it('after drift on a tier-2 action, waits for the rollback before the next playbook; escalates when none comes', async () => {
+    const capture = captured();
+    await publishRaw(sandbox, 'error.captured', JSON.stringify(capture));
+    const incidentId = await incidentOf(capture.data.fingerprint);
+    const first = await waitFor('attempt 1', async () =>
+      (await requests(incidentId)).find((r) => r.data.attempt === 1),
+    );
+    // The catalog's playbooks are tier 1; the verdict says this one ran as tier 2 (snapshot, rollback).
+    const tierTwo = (e: GraceEvent<'contract.verified'>) => ({ ...e, data: { ...e.data, tier: 2 as const } });
+    await publishRaw(sandbox, 'contract.verified', JSON.stringify(tierTwo(verdict(first, 'drift'))));
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await requests(incidentId)).toHaveLength(1);
+    const waiting = await instances[0]!.runtime.request('sentinel.query.incident', { incident_id: incidentId });
+    expect(waiting.trail[0]).toMatchObject({
+      outcome: 'pending',
+      outcome_reason: expect.stringContaining('waiting for the executor to restore the snapshot'),
+    });
+
+    // The snapshot is back: now the next playbook runs.
+    await publishRaw(sandbox, 'contract.rolled_back', JSON.stringify(rolledBack(first, 'drift')));
+    const second = await waitFor('attempt 2', async () =>
+      (await requests(incidentId)).find((x) => x.data.attempt === 2),
+    );
+    expect(second.data.playbook).not.toBe(first.data.playbook);
+    const moved = await instances[0]!.runtime.request('sentinel.query.incident', { incident_id: incidentId });
+    expect(moved.trail[0]).toMatchObject({ outcome: 'rolled_back' });
+
+    // A failed verdict whose rollback is never confirmed (the restore failed for good): a human takes over.
+    await publishRaw(sandbox, 'contract.verified', JSON.stringify(tierTwo(verdict(second, 'failed'))));
+    const escalated = await waitFor('the escalation', async () =>
+      (await incidentEvents(incidentId)).find((e) => e.type === ('incident.escalated' as string)),
+    );
+    expect(escalated.data.reason).toContain('no rollback confirmed within 2 s');
+    expect(await requests(incidentId)).toHaveLength(2);
   });
 
   it('keeps a muted error as a muted incident without acting on it', async () => {

@@ -87,6 +87,35 @@ export function verdict(
   );
 }
 
+/** The executor's report that it restored the snapshot of a requested action. */
+export function rolledBack(
+  request: GraceEvent<'action.requested'>,
+  trigger: EventData<'contract.rolled_back'>['trigger'],
+): GraceEvent<'contract.rolled_back'> {
+  const r = request.data;
+  return createEvent(
+    'contract.rolled_back',
+    {
+      contract_id: randomUUID(),
+      action_id: r.action_id,
+      ...(r.incident_id ? { incident_id: r.incident_id } : {}),
+      playbook: r.playbook,
+      adapter: r.adapter,
+      action: r.action,
+      target: r.target,
+      tier: r.tier,
+      attempt: r.attempt,
+      snapshot_id: randomUUID(),
+      trigger,
+      reason: `test rollback after ${trigger}`,
+      restored_state: { healthy: false },
+      duration_ms: 3,
+      rolled_back_at: new Date().toISOString(),
+    },
+    { source: 'test/executor', correlationid: request.correlationid },
+  );
+}
+
 export function stats(
   signature: string,
   playbook: string,

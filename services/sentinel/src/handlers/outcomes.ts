@@ -1,8 +1,8 @@
 // What became of a requested action: executing -> verifying; verified -> resolved; failed, drift, rolled back
-// or denied -> the next playbook, or escalation.
+// or denied -> the next playbook, or escalation. A tier >= 2 action judged drift or failed waits for its rollback.
 import type { GraceEvent } from '@grace/contracts';
 import type { HandlerContext } from '@grace/service-kit';
-import { incidentData, settle, transition, type LifecycleDeps, type Step } from '../remediation.js';
+import { awaitRollback, incidentData, settle, transition, type LifecycleDeps, type Step } from '../remediation.js';
 import { lockAttemptByAction, lockIncident, upsertStats, type Database } from '../store.js';
 
 const stepOf = (ctx: HandlerContext<Database>): Step => ({
@@ -31,6 +31,10 @@ export function onExecuted() {
 export function onVerified(deps: LifecycleDeps) {
   return async (event: GraceEvent<'contract.verified'>, ctx: HandlerContext<Database>): Promise<void> => {
     const d = event.data;
+    const reason = `${d.verdict}: ${d.reason} (confidence ${d.confidence})`;
+    // The executor rolls a tier >= 2 action back on drift or failure: the next attempt waits for that.
+    if (d.verdict !== 'verified' && d.tier >= 2 && d.execution_result !== 'dry_run')
+      return awaitRollback(stepOf(ctx), d.action_id, reason);
     await settle(
       stepOf(ctx),
       deps,

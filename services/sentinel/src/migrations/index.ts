@@ -2,5 +2,10 @@
 import type { Migration } from 'kysely';
 import { init } from './0001_init.js';
 import { mutes } from './0002_mutes.js';
+import { rollbackWait } from './0003_rollback_wait.js';
 
-export const migrations: Record<string, Migration> = { '0001_init': init, '0002_mutes': mutes };
+export const migrations: Record<string, Migration> = {
+  '0001_init': init,
+  '0002_mutes': mutes,
+  '0003_rollback_wait': rollbackWait,
+};
