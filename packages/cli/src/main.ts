@@ -5,6 +5,7 @@ import { registerApprovals } from './commands/approvals.js';
 import { registerAudit } from './commands/audit.js';
 import { registerCube } from './commands/cube.js';
 import { registerDlq } from './commands/dlq.js';
+import { registerMigrate } from './commands/migrate.js';
 import { registerPublishError } from './commands/publish-error.js';
 import { registerSentinel } from './commands/sentinel.js';
 import { registerToken } from './commands/token.js';
@@ -41,6 +42,7 @@ export function buildProgram(): Command {
   registerDlq(program);
   registerAudit(program);
   registerToken(program);
+  registerMigrate(program);
   return program;
 }
 
