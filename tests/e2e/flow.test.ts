@@ -215,8 +215,15 @@ describe('the whole system: seven services as processes and the demo target', ()
     expect(demo.state.feature_flag.enabled).toBe(false);
     const { trail } = await ask('sentinel.query.incident', { incident_id: incident.incident_id });
     expect(trail.map((d) => [d.playbook, d.outcome])).toEqual([['toggle_feature_flag', 'verified']]);
-    const contract = await ask('executor.query.contract', { action_id: trail[0]!.action_id });
+    // The contract as the console shows it, looked up by the action id from the trail.
+    const res = await fetch(`${api}/contracts/${trail[0]!.action_id}`, { headers: as('vera', ['viewer']) });
+    expect(res.status).toBe(200);
+    const { contract, verification } = (await res.json()) as {
+      contract: QueryReply<'executor.query.contract'>;
+      verification?: { verdict: string };
+    };
     expect(contract.approval?.status).toBe('granted');
     expect(contract.approval?.votes.filter((v) => v.counted).map((v) => v.voter_id)).toEqual(['alice', 'bob']);
+    expect(verification?.verdict).toBe('verified');
   }, 90_000);
 });

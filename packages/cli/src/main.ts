@@ -3,12 +3,14 @@
 import { Command, CommanderError, Option } from 'commander';
 import { registerApprovals } from './commands/approvals.js';
 import { registerAudit } from './commands/audit.js';
+import { registerCrashTest } from './commands/crash-test.js';
 import { registerCube } from './commands/cube.js';
 import { registerDlq } from './commands/dlq.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerPublishError } from './commands/publish-error.js';
 import { registerSentinel } from './commands/sentinel.js';
 import { registerToken } from './commands/token.js';
+import { registerUp } from './commands/up.js';
 import { ExitCode } from './context.js';
 import { printError } from './output.js';
 import { positiveInteger } from './parse.js';
@@ -43,6 +45,8 @@ export function buildProgram(): Command {
   registerAudit(program);
   registerToken(program);
   registerMigrate(program);
+  registerUp(program);
+  registerCrashTest(program);
   return program;
 }
 

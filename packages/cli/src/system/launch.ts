@@ -21,6 +21,8 @@ export type ProcessName = ServiceName | 'demo-target';
 export const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 
 export const mainOf = (name: ProcessName): string => `${REPO_ROOT}services/${name}/src/main.ts`;
+/** The compiled entry point (`pnpm run build`), as a deployment runs it. */
+export const distMainOf = (name: ProcessName): string => `${REPO_ROOT}services/${name}/dist/main.js`;
 
 /** The start log line every service writes once it serves (kit: `<name> started`, with `http_port`). */
 const startedLine = (name: ProcessName) => (name === 'demo-target' ? '"demo":"demo target' : `"msg":"${name} started"`);
@@ -62,6 +64,13 @@ export interface LaunchOptions {
   outputTail?: number;
   /** Extra node arguments (e.g. --max-old-space-size). */
   nodeArgs?: string[];
+  /**
+   * `source` (default): run src/main.ts with tsx; `dist`: run the compiled dist/main.js with plain node, as a
+   * deployment does (no TypeScript loader in the process; build first).
+   */
+  from?: 'source' | 'dist';
+  /** Aborting it while processes start stops them (SIGTERM) and rejects the launch (a Ctrl-C during start). */
+  signal?: AbortSignal;
 }
 
 export interface RunningProcesses {
@@ -90,17 +99,16 @@ export async function launch(names: readonly ProcessName[], options: LaunchOptio
   let stoppingAll = false;
 
   const spawnOne = (name: ProcessName, extraEnv: NodeJS.ProcessEnv = {}): ManagedProcess => {
-    const main = mainOf(name);
-    if (!existsSync(main)) throw new Error(`no such service: ${name} (${main} does not exist)`);
-    const child = spawn(
-      process.execPath,
-      [...(options.nodeArgs ?? []), '--conditions=source', '--import', 'tsx', main],
-      {
-        cwd: `${REPO_ROOT}services/${name}`,
-        env: { ...process.env, ...options.env, ...options.envOf?.[name], ...extraEnv },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
+    const fromDist = options.from === 'dist';
+    const main = fromDist ? distMainOf(name) : mainOf(name);
+    if (!existsSync(main))
+      throw new Error(`no such service: ${name} (${main} does not exist${fromDist ? '; run pnpm run build' : ''})`);
+    const loader = fromDist ? [] : ['--conditions=source', '--import', 'tsx'];
+    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...loader, main], {
+      cwd: `${REPO_ROOT}services/${name}`,
+      env: { ...process.env, ...options.env, ...options.envOf?.[name], ...extraEnv },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const tail = new Tail(options.outputTail ?? 4 * 1024 * 1024);
     for (const stream of ['stdout', 'stderr'] as const) {
       let partial = '';
@@ -130,6 +138,7 @@ export async function launch(names: readonly ProcessName[], options: LaunchOptio
     const marker = startedLine(managed.name);
     for (;;) {
       const { child } = managed;
+      if (options.signal?.aborted) throw new Error(`start of ${managed.name} cancelled`);
       if (child.exitCode !== null || child.signalCode !== null) {
         throw new Error(
           `${managed.name} exited (${child.exitCode ?? child.signalCode}) while starting:\n${managed.output().slice(-3000)}`,
@@ -173,8 +182,12 @@ export async function launch(names: readonly ProcessName[], options: LaunchOptio
       await awaitStarted(managed as ManagedProcess & { httpPort: number | undefined });
   } catch (err) {
     stoppingAll = true;
-    for (const m of processes.values()) m.child.kill('SIGKILL');
+    // Cancelled: let those that started drain (the others die of the signal); failed: none may stay.
+    const cancelled = options.signal?.aborted === true;
+    for (const m of processes.values()) m.child.kill(cancelled ? 'SIGTERM' : 'SIGKILL');
+    const timer = cancelled ? setTimeout(() => processes.forEach((m) => m.child.kill('SIGKILL')), 30_000) : undefined;
     await Promise.all([...processes.values()].map((m) => exitOf(m.child)));
+    clearTimeout(timer);
     throw err;
   }
 

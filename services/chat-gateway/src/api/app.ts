@@ -165,10 +165,15 @@ export function createApi(deps: ApiDeps): express.Express {
     allow(READERS),
     route(async (req) => {
       const id = String(req.params.id).slice(0, 128);
-      const contract = await deps.request(
-        'executor.query.contract',
-        Uuid.test(id) ? { contract_id: id } : { action_id: id },
-      );
+      // Contract and action ids are both UUIDs (an action id may also be any id a client chose): try the
+      // contract first, then the action.
+      const byAction = () => deps.request('executor.query.contract', { action_id: id });
+      const contract = Uuid.test(id)
+        ? await deps.request('executor.query.contract', { contract_id: id }).catch((err: unknown) => {
+            if (err instanceof RequestFailedError && err.code === 'not_found') return byAction();
+            throw err;
+          })
+        : await byAction();
       const verification = await deps
         .request('verifier.query.verification', { contract_id: contract.contract.contract_id })
         .then((reply) => reply.verification)
