@@ -3,6 +3,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { registerApprovals } from './commands/approvals.js';
 import { registerAudit } from './commands/audit.js';
+import { registerBench } from './commands/bench.js';
 import { registerCrashTest } from './commands/crash-test.js';
 import { registerCube } from './commands/cube.js';
 import { registerDlq } from './commands/dlq.js';
@@ -47,6 +48,7 @@ export function buildProgram(): Command {
   registerMigrate(program);
   registerUp(program);
   registerCrashTest(program);
+  registerBench(program);
   return program;
 }
 
