@@ -185,12 +185,14 @@ export class ConsumerRunner<DB> {
     this.stopping = true;
     this.stopController.abort();
     this.slotFreed?.();
-    // The open pull request ends on its own within FETCH_EXPIRES_MS; what it still delivers is nak'ed at
-    // once (closing it early would drop such messages unseen, to wait out ack_wait on the server).
+    // The open pull request ends on its own within FETCH_EXPIRES_MS (later on a busy machine); what it still
+    // delivers is nak'ed at once. Closing it early would drop such messages unseen, to wait out ack_wait on the
+    // server, so that happens only when the whole shutdown budget is nearly spent.
+    const deadline = Date.now() + timeoutMs;
     const waited = new AbortController();
     const ended = await Promise.race([
       (this.loop ?? Promise.resolve()).then(() => true),
-      sleep(FETCH_EXPIRES_MS * 3, waited.signal).then(() => false),
+      sleep(Math.max(FETCH_EXPIRES_MS * 3, timeoutMs / 2), waited.signal).then(() => false),
     ]);
     waited.abort();
     if (!ended) {
@@ -198,9 +200,12 @@ export class ConsumerRunner<DB> {
       await this.loop;
     }
     if (this.inflight > 0) {
-      const deadline = new AbortController();
-      await Promise.race([new Promise<void>((resolve) => this.idle.add(resolve)), sleep(timeoutMs, deadline.signal)]);
-      deadline.abort();
+      const idle = new AbortController();
+      await Promise.race([
+        new Promise<void>((resolve) => this.idle.add(resolve)),
+        sleep(Math.max(0, deadline - Date.now()), idle.signal),
+      ]);
+      idle.abort();
     }
 
     return { unfinished: this.inflight };
