@@ -7,7 +7,6 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { ActionAdapter, AdapterName } from './adapters/adapter.js';
 import { createHttpAdapter } from './adapters/http.js';
-import { createKubernetesAdapter, loadKubeConfig } from './adapters/kubernetes.js';
 import { createNatsAdapter } from './adapters/nats.js';
 import { expireDueApprovals } from './approvals.js';
 import { config } from './config.js';
@@ -64,6 +63,8 @@ export const actionExecutor: ServiceDefinition<Database, typeof config> = {
     const unavailableAdapters: Partial<Record<AdapterName, string>> = {};
     const kubeSource = kubernetesSource(c.KUBECONFIG);
     if (kubeSource) {
+      // Loaded only when used: the Kubernetes client weighs about 70 MB of memory.
+      const { createKubernetesAdapter, loadKubeConfig } = await import('./adapters/kubernetes.js');
       adapters.kubernetes = createKubernetesAdapter({
         kubeConfig: loadKubeConfig(kubeSource === 'in-cluster' ? undefined : kubeSource),
         rolloutWait: c.ROLLOUT_WAIT,
