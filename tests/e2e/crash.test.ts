@@ -3,17 +3,9 @@ import { exited } from '@grace/service-kit/testing';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { CrashReport } from '../../packages/cli/src/system/crash/index.js';
+import { SERVICES } from './system.js';
 
 const GRACE = fileURLToPath(new URL('../../packages/cli/src/main.ts', import.meta.url));
-const SERVICES = [
-  'trigger-mesh',
-  'sentinel',
-  'action-executor',
-  'verifier',
-  'learning-loop',
-  'cube-etl',
-  'chat-gateway',
-];
 
 // `grace crash-test` as a user runs it, at a small scale: its own nats-server and PostgreSQL (so restarting them
 // disturbs no other test), the seven services as processes, 10 errors/s while each service is killed with SIGKILL

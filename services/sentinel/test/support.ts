@@ -51,29 +51,36 @@ export function captured(overrides: Partial<EventData<'error.captured'>> = {}): 
   );
 }
 
+/** What every contract event says about the contract of a requested action (a new contract id). */
+function contractOf(request: GraceEvent<'action.requested'>) {
+  const r = request.data;
+  return {
+    contract_id: randomUUID(),
+    action_id: r.action_id,
+    ...(r.incident_id ? { incident_id: r.incident_id } : {}),
+    ...(r.fingerprint ? { fingerprint: r.fingerprint } : {}),
+    ...(r.signature ? { signature: r.signature } : {}),
+    playbook: r.playbook,
+    adapter: r.adapter,
+    action: r.action,
+    target: r.target,
+    tier: r.tier,
+    attempt: r.attempt,
+  };
+}
+
 /** The verifier's verdict on a requested action. */
 export function verdict(
   request: GraceEvent<'action.requested'>,
   outcome: EventData<'contract.verified'>['verdict'],
   confidence = outcome === 'verified' ? 1 : 0.2,
 ): GraceEvent<'contract.verified'> {
-  const r = request.data;
   const now = new Date().toISOString();
   return createEvent(
     'contract.verified',
     {
       verification_id: randomUUID(),
-      contract_id: randomUUID(),
-      action_id: r.action_id,
-      ...(r.incident_id ? { incident_id: r.incident_id } : {}),
-      ...(r.fingerprint ? { fingerprint: r.fingerprint } : {}),
-      ...(r.signature ? { signature: r.signature } : {}),
-      playbook: r.playbook,
-      adapter: r.adapter,
-      action: r.action,
-      target: r.target,
-      tier: r.tier,
-      attempt: r.attempt,
+      ...contractOf(request),
       verdict: outcome,
       confidence,
       reason: `test verdict: ${outcome}`,
@@ -92,19 +99,10 @@ export function rolledBack(
   request: GraceEvent<'action.requested'>,
   trigger: EventData<'contract.rolled_back'>['trigger'],
 ): GraceEvent<'contract.rolled_back'> {
-  const r = request.data;
   return createEvent(
     'contract.rolled_back',
     {
-      contract_id: randomUUID(),
-      action_id: r.action_id,
-      ...(r.incident_id ? { incident_id: r.incident_id } : {}),
-      playbook: r.playbook,
-      adapter: r.adapter,
-      action: r.action,
-      target: r.target,
-      tier: r.tier,
-      attempt: r.attempt,
+      ...contractOf(request),
       snapshot_id: randomUUID(),
       trigger,
       reason: `test rollback after ${trigger}`,

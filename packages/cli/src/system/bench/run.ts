@@ -167,7 +167,19 @@ class LogTally {
 // ---------------------------------------------------------------------------------------------------------------
 // Ingest: reported -> captured, with duplicates counted into their captures.
 
-interface IngestReport {
+/** What both loads report about the machine and the consumers. */
+interface LoadReport {
+  consumer_backlog_peak: Record<string, number>;
+  drain: { drained: boolean; seconds: number; left: Record<string, number> };
+  machine_cpu_pct: number;
+  infrastructure_cpu_pct: Record<string, number>;
+  /** Each service's duration histograms over the load: how many, and the mean (a handler's includes its wait for a connection). */
+  service_timings: Timings;
+  /** Events on the watched subjects that broke their contract (never counted as delivered). */
+  invalid_events: number;
+}
+
+interface IngestReport extends LoadReport {
   rate: number;
   seconds: number;
   distinct_ratio: number;
@@ -192,16 +204,8 @@ interface IngestReport {
   first_captures_delivered: number;
   count_updates_announced: number;
   reported_to_captured_ms: Latency;
-  consumer_backlog_peak: Record<string, number>;
-  drain: { drained: boolean; seconds: number; left: Record<string, number> };
-  machine_cpu_pct: number;
-  infrastructure_cpu_pct: Record<string, number>;
   /** What one error ingested cost (CPU ms per process, Postgres commits and rows). */
   cost_per_error: ReturnType<typeof costPerItem>;
-  /** Each service's duration histograms over the load: how many, and the mean (a handler's includes its wait for a connection). */
-  service_timings: Timings;
-  /** Events on the watched subjects that broke their contract (never counted as delivered). */
-  invalid_events: number;
 }
 
 /** Wait until one durable consumer has nothing pending or unacked; performance.now() then, or undefined. */
@@ -352,7 +356,7 @@ interface Flow {
   escalated?: boolean;
 }
 
-interface RemediationReport {
+interface RemediationReport extends LoadReport {
   rate: number;
   seconds: number;
   offered: number;
@@ -382,15 +386,8 @@ interface RemediationReport {
   /** Where the time goes, between consecutive sightings of one flow. */
   hops_ms: Record<string, Latency>;
   target: ReturnType<BenchTarget['counts']>;
-  consumer_backlog_peak: Record<string, number>;
-  drain: { drained: boolean; seconds: number; left: Record<string, number> };
-  machine_cpu_pct: number;
-  infrastructure_cpu_pct: Record<string, number>;
   /** What one verified remediation cost (CPU ms per process, Postgres commits and rows). */
   cost_per_remediation: ReturnType<typeof costPerItem>;
-  service_timings: Timings;
-  /** Events on the watched subjects that broke their contract (never counted as delivered). */
-  invalid_events: number;
 }
 
 async function runRemediation(
