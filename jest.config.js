@@ -21,6 +21,7 @@ export default {
     '<rootDir>/services/*/src/**/*.test.ts',
     '<rootDir>/services/*/test/**/*.test.ts',
     '<rootDir>/tests/**/*.test.ts',
+    '<rootDir>/deploy/test/**/*.test.ts',
   ],
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
   reporters: ['default', '<rootDir>/scripts/jest-summary.js'],

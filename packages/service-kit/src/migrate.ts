@@ -95,7 +95,10 @@ export async function runMigrations(
   // Two replicas may race to create the schema; the advisory lock makes that one at a time.
   await db.transaction().execute(async (trx) => {
     await sql`select pg_advisory_xact_lock(hashtext(${`grace-schema-${schema}`}))`.execute(trx);
-    await sql`create schema if not exists ${sql.id(schema)}`.execute(trx);
+    // Only when missing: even `create schema if not exists` needs CREATE on the database, which a role that
+    // owns just its schema (deploy: one role per service) does not have.
+    const existing = await sql`select 1 from pg_namespace where nspname = ${schema}`.execute(trx);
+    if (existing.rows.length === 0) await sql`create schema ${sql.id(schema)}`.execute(trx);
   });
   const kit = await migrate(db, schema, 'kit_migrations', kitMigrations);
   const own = await migrate(db, schema, 'migrations', serviceMigrations);
