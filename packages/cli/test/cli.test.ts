@@ -1,6 +1,6 @@
 // The grace command as a real process against a sandbox namespace, with the sentinel running in-process.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createEvent, type GraceEvent } from '@grace/contracts';
+import type { GraceEvent } from '@grace/contracts';
 import { startService, type RunningService } from '@grace/service-kit';
 import {
   createSandbox,
@@ -16,6 +16,7 @@ import jwt from 'jsonwebtoken';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { sentinel } from '../../../services/sentinel/src/service.js';
+import { captured } from '../../../services/sentinel/test/support.js';
 
 const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 
@@ -67,28 +68,7 @@ describe('grace cli', () => {
   });
 
   it('lists incidents as the sentinel answers them with --json', async () => {
-    const now = new Date().toISOString();
-    const capture = createEvent(
-      'error.captured',
-      {
-        capture_id: randomUUID(),
-        fingerprint: `fp-${randomUUID()}`,
-        service: 'checkout',
-        environment: 'production',
-        kind: 'ConnectionRefused',
-        message: 'connect ECONNREFUSED',
-        severity: 'error',
-        first_seen: now,
-        last_seen: now,
-        count: 1,
-        total_count: 1,
-        update: false,
-        storm: false,
-        reported_event_id: randomUUID(),
-        security_flags: [],
-      },
-      { source: 'test/trigger-mesh' },
-    );
+    const capture = captured({ kind: 'ConnectionRefused', message: 'connect ECONNREFUSED' });
     await publishRaw(sandbox, 'error.captured', JSON.stringify(capture));
     const items = await waitFor('the incident in the CLI output', async () => {
       const { code, output } = await grace(['incidents', '--json', '--service', 'checkout', '--limit', '5']);

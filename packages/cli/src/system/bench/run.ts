@@ -300,11 +300,7 @@ async function runIngest(bench: Bench): Promise<{ report: IngestReport; usage: R
 
   const counted = await countedOccurrences(bench);
   const end = doneAt ?? performance.now();
-  options.progress('ingest: waiting until every consumer has drained');
-  const drain = await waitDrained(jsm, naming, options.drainTimeoutMs);
-  await sleep(1_000);
-  const activityAfter = await bench.database.read();
-  const costWindow = costUsage.finish();
+  const { drain, activityAfter, costWindow } = await afterLoad(bench, 'ingest', costUsage);
   return {
     report: {
       rate,
@@ -388,6 +384,14 @@ interface RemediationReport extends LoadReport {
   target: ReturnType<BenchTarget['counts']>;
   /** What one verified remediation cost (CPU ms per process, Postgres commits and rows). */
   cost_per_remediation: ReturnType<typeof costPerItem>;
+}
+
+/** After a load: wait until every consumer drained, then read what the load cost (CPU, Postgres activity). */
+async function afterLoad(bench: Bench, what: string, costUsage: UsageWindow) {
+  bench.options.progress(`${what}: waiting until every consumer has drained`);
+  const drain = await waitDrained(bench.jsm, bench.naming, bench.options.drainTimeoutMs);
+  await sleep(1_000);
+  return { drain, activityAfter: await bench.database.read(), costWindow: costUsage.finish() };
 }
 
 async function runRemediation(
@@ -507,11 +511,7 @@ async function runRemediation(
   const verified = all.filter((f) => f.verified !== undefined);
   const lastVerified = Math.max(0, ...verified.map((f) => f.verified!));
 
-  options.progress('remediation: waiting until every consumer has drained');
-  const drain = await waitDrained(jsm, naming, options.drainTimeoutMs);
-  await sleep(1_000);
-  const activityAfter = await bench.database.read();
-  const costWindow = costUsage.finish();
+  const { drain, activityAfter, costWindow } = await afterLoad(bench, 'remediation', costUsage);
   return {
     report: {
       rate,
