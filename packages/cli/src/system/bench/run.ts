@@ -266,12 +266,7 @@ async function runIngest(bench: Bench): Promise<{ report: IngestReport; usage: R
     (correlationId) => correlationId === undefined || sentAt.has(correlationId),
   );
   await observer.flush();
-  const backlog = new BacklogPeaks(jsm, naming).start();
-  const activityBefore = await bench.database.read();
-  const usage = new UsageWindow(everyPid(bench)).start();
-  // What the load cost includes the work it left for after it (the drain).
-  const costUsage = new UsageWindow(everyPid(bench), 1_000).start();
-  const timings = await startTimings(bench.system, SERVICES);
+  const { backlog, activityBefore, usage, costUsage, timings } = await beforeLoad(bench);
 
   options.progress(
     `ingest: ${rate} errors/s for ${options.seconds} s (${Math.round(options.distinctRatio * 100)}% distinct)`,
@@ -386,6 +381,18 @@ interface RemediationReport extends LoadReport {
   cost_per_remediation: ReturnType<typeof costPerItem>;
 }
 
+/** Before a load: start watching backlogs, CPU and memory, Postgres activity and the services' timings. */
+async function beforeLoad(bench: Bench) {
+  return {
+    backlog: new BacklogPeaks(bench.jsm, bench.naming).start(),
+    activityBefore: await bench.database.read(),
+    usage: new UsageWindow(everyPid(bench)).start(),
+    // What the load cost includes the work it left for after it (the drain).
+    costUsage: new UsageWindow(everyPid(bench), 1_000).start(),
+    timings: await startTimings(bench.system, SERVICES),
+  };
+}
+
 /** After a load: wait until every consumer drained, then read what the load cost (CPU, Postgres activity). */
 async function afterLoad(bench: Bench, what: string, costUsage: UsageWindow) {
   bench.options.progress(`${what}: waiting until every consumer has drained`);
@@ -398,7 +405,7 @@ async function runRemediation(
   bench: Bench,
   target: BenchTarget,
 ): Promise<{ report: RemediationReport; usage: Record<string, ProcessUsage> }> {
-  const { options, naming, nc, jsm, js } = bench;
+  const { options, naming, nc, js } = bench;
   const rate = options.remediationRate;
   const flows = new Map<string, Flow>();
   const verdicts: Record<string, number> = {};
@@ -475,12 +482,7 @@ async function runRemediation(
     wanted,
   );
   await observer.flush();
-  const backlog = new BacklogPeaks(jsm, naming).start();
-  const activityBefore = await bench.database.read();
-  const usage = new UsageWindow(everyPid(bench)).start();
-  // What the load cost includes the work it left for after it (the drain).
-  const costUsage = new UsageWindow(everyPid(bench), 1_000).start();
-  const timings = await startTimings(bench.system, SERVICES);
+  const { backlog, activityBefore, usage, costUsage, timings } = await beforeLoad(bench);
 
   options.progress(`remediation: ${rate} distinct errors/s for ${options.seconds} s, each to a verified contract`);
   const offered = await offer(rate, options.seconds, (i) => {
