@@ -206,9 +206,11 @@ describe('the Postgres init script (deploy/compose/postgres-init.sh) on the real
     return url.toString();
   };
   const superuser = new pg.Pool({ connectionString: DATABASE_URL, max: 1 });
-  const adminOfDatabase = new pg.Pool({
+  // A client, not a pool: its end() resolves once the server closed the connection. A pool's end() resolves
+  // before that, and the `drop database ... with (force)` below then ends the backend still closing, which the
+  // pool reports as an unhandled 'error' (57P01, "terminating connection due to administrator command").
+  const adminOfDatabase = new pg.Client({
     connectionString: Object.assign(new URL(DATABASE_URL), { pathname: `/${database}` }).toString(),
-    max: 1,
   });
   let initOutput = '';
 
@@ -227,6 +229,7 @@ describe('the Postgres init script (deploy/compose/postgres-init.sh) on the real
       },
     });
     initOutput = stdout;
+    await adminOfDatabase.connect();
   }, 60_000);
 
   afterAll(async () => {
