@@ -84,6 +84,12 @@ export interface ConsumerDefinition<DB, S extends EventSubject = EventSubject> {
   redact?: (text: string) => string;
 }
 
+/**
+ * The `batch` of a consumer whose handler does everything in the database (metrics and wake-ups after the
+ * commit): events that arrive together share one transaction, one inbox statement and one outbox statement.
+ */
+export const TRANSACTIONAL_BATCH = 16;
+
 /** Keeps the generic subject link between `subject` and `handler` when building a list of consumers. */
 export function consumer<DB, S extends EventSubject>(
   def: ConsumerDefinition<DB, S>,
@@ -109,8 +115,8 @@ export interface RunnerDeps {
   naming: Naming;
   log: Logger;
   metrics: KitMetrics;
-  /** Called after a commit that wrote to the outbox. */
-  onEmitted: () => void;
+  /** Called after a commit that wrote these events to the outbox (the relay publishes them at once). */
+  onEmitted: (events: readonly GraceEvent[]) => void;
 }
 
 const RAW_PREVIEW_BYTES = 16 * 1024;
@@ -387,7 +393,7 @@ export class ConsumerRunner<DB> {
     metrics.handlerDuration.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
     if (duplicate) log.debug('redelivery of an event already handled; nothing changed');
     else log.debug({ emitted: emitted.length }, 'event handled');
-    if (emitted.length > 0) this.deps.onEmitted();
+    if (emitted.length > 0) this.deps.onEmitted(emitted);
     runAfterCommit(committed, log);
   }
 
@@ -474,7 +480,7 @@ export class ConsumerRunner<DB> {
       metrics.handled.inc({ ...labels, outcome: first ? 'ok' : 'duplicate' });
       metrics.handlerDuration.observe(labels, seconds);
     }
-    if (emitted.length > 0) this.deps.onEmitted();
+    if (emitted.length > 0) this.deps.onEmitted(emitted);
     runAfterCommit(committed, log);
   }
 

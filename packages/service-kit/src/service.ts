@@ -173,6 +173,7 @@ export async function startService<DB, P extends TProperties>(
     batchSize: config.OUTBOX_BATCH_SIZE,
     pollMs: config.OUTBOX_POLL_MS,
     publishTimeoutMs: config.REQUEST_TIMEOUT_MS,
+    sweepAfterMs: config.OUTBOX_SWEEP_AFTER_MS,
     onPublished: (n) => metrics.outboxPublished.inc(n),
   });
 
@@ -206,7 +207,7 @@ export async function startService<DB, P extends TProperties>(
         await writeOutbox(trx as unknown as Transaction<KitTables>, emitted);
         return value;
       });
-      if (emitted.length > 0) relay.wake();
+      relay.publishCommitted(emitted);
       return result;
     },
     async emit(subject, data, options) {
@@ -247,7 +248,7 @@ export async function startService<DB, P extends TProperties>(
           handlerTimeoutMs: config.HANDLER_TIMEOUT_MS,
           maxEventBytes: config.MAX_EVENT_BYTES,
         },
-        { db: kitDb, js, jsm, naming, log, metrics, onEmitted: () => relay.wake() },
+        { db: kitDb, js, jsm, naming, log, metrics, onEmitted: (events) => relay.publishCommitted(events) },
       ),
   );
   for (const r of runners) await r.provision().catch(failStart);

@@ -151,4 +151,66 @@ describe('outbox relay', () => {
     expect(await healthy.publishBatch()).toBe(5);
     expect(await readStream(sandbox, 'GRACE_ERRORS')).toHaveLength(5);
   });
+
+  it('publishes what a transaction committed right after the commit, in order, and marks it sent without the poll', async () => {
+    await sandbox.jsm.streams.purge(`${sandbox.namespace}_GRACE_ERRORS`);
+    // The poll would take nothing younger than an hour: only the direct path can publish these.
+    const direct = new OutboxRelay({
+      db,
+      js: jetstream(sandbox.nc),
+      naming: new Naming(sandbox.namespace),
+      log,
+      batchSize: 10,
+      pollMs: 20,
+      publishTimeoutMs: 5_000,
+      sweepAfterMs: 3_600_000,
+    });
+    direct.start();
+    const batches = [0, 1, 2].map((b) => findings(40).map((e) => ({ ...e, id: `direct-${b}-${e.id}` })));
+    try {
+      for (const events of batches) {
+        await db.transaction().execute((trx) => writeOutbox(trx, events));
+        direct.publishCommitted(events);
+      }
+      await waitFor('every row marked sent', async () => (await direct.backlog()) === 0);
+    } finally {
+      await direct.stop(5_000);
+    }
+    const stored = await readStream(sandbox, 'GRACE_ERRORS');
+    expect(stored.map((m) => m.msgId)).toEqual(batches.flat().map((e) => e.id));
+    const sent = await sandbox.pool.query<{ n: string }>(
+      `select count(*) as n from "${sandbox.schema}".outbox where event_id like 'direct-%' and status = 'sent' and sent_at is not null`,
+    );
+    expect(Number(sent.rows[0]!.n)).toBe(120);
+  });
+
+  it('leaves rows pending when the publish after commit fails, and the poll then publishes them at once', async () => {
+    // No stream takes the subject for a while: the direct publish fails, and so does the poll, until it is back.
+    await sandbox.jsm.streams.delete(`${sandbox.namespace}_GRACE_ERRORS`);
+    const late = new OutboxRelay({
+      db,
+      js: jetstream(sandbox.nc),
+      naming: new Naming(sandbox.namespace),
+      log,
+      batchSize: 10,
+      pollMs: 20,
+      publishTimeoutMs: 500,
+      sweepAfterMs: 3_600_000,
+    });
+    late.start();
+    const events = findings(25).map((e) => ({ ...e, id: `late-${e.id}` }));
+    try {
+      await db.transaction().execute((trx) => writeOutbox(trx, events));
+      late.publishCommitted(events);
+      await new Promise((r) => setTimeout(r, 1_000));
+      expect(await count(sandbox, 'outbox', "event_id like 'late-%' and status = 'pending'")).toBe(25);
+      await ensureStreams(sandbox.jsm, new Naming(sandbox.namespace));
+      // Younger than sweepAfterMs, yet published by the poll (in batches of 10): a direct publish had failed.
+      await waitFor('the poll to publish the rows', async () => (await late.backlog()) === 0, 30_000);
+    } finally {
+      await late.stop(5_000);
+    }
+    const stored = await readStream(sandbox, 'GRACE_ERRORS');
+    expect(stored.map((m) => m.msgId)).toEqual(events.map((e) => e.id));
+  });
 });

@@ -1,7 +1,7 @@
 // action-executor as a service definition: its consumers, queries, the watched policy, the adapters, the worker
 // pool and the housekeeping tick (expired approvals, held actions after a resume elsewhere).
 import { describeErrors } from '@grace/contracts';
-import { consumer, every, watchVersionedFile, type ServiceDefinition } from '@grace/service-kit';
+import { consumer, every, TRANSACTIONAL_BATCH, watchVersionedFile, type ServiceDefinition } from '@grace/service-kit';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -111,9 +111,21 @@ export const actionExecutor: ServiceDefinition<Database, typeof config> = {
 
     return {
       consumers: [
-        consumer<Database, 'action.requested'>({ subject: 'action.requested', handler: receiveAction(deps) }),
-        consumer<Database, 'approval.vote.cast'>({ subject: 'approval.vote.cast', handler: receiveVote(deps) }),
-        consumer<Database, 'contract.verified'>({ subject: 'contract.verified', handler: receiveVerdict(deps) }),
+        consumer<Database, 'action.requested'>({
+          subject: 'action.requested',
+          handler: receiveAction(deps),
+          batch: TRANSACTIONAL_BATCH,
+        }),
+        consumer<Database, 'approval.vote.cast'>({
+          subject: 'approval.vote.cast',
+          handler: receiveVote(deps),
+          batch: TRANSACTIONAL_BATCH,
+        }),
+        consumer<Database, 'contract.verified'>({
+          subject: 'contract.verified',
+          handler: receiveVerdict(deps),
+          batch: TRANSACTIONAL_BATCH,
+        }),
       ],
       queries: {
         'executor.query.contract': contractQuery(db),

@@ -96,7 +96,7 @@ export function triageError(deps: LifecycleDeps) {
         previous_status: 'detected',
         capture_id: cap.capture_id,
       });
-      deps.metrics.opened.inc();
+      ctx.afterCommit(() => deps.metrics.opened.inc());
       if (!mutedUntil) await nextAttempt(step, deps, opened, cls.reason);
       return;
     }
