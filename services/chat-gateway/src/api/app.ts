@@ -16,6 +16,7 @@ import {
   authenticate,
   check,
   checkText,
+  databaseUnavailable,
   fromRequestFailure,
   OPERATORS,
   principalOf,
@@ -342,6 +343,14 @@ export function createApi(deps: ApiDeps): express.Express {
       return sendError(res, new ApiError(400, 'invalid_request', 'the body is not valid JSON'));
     if (status && status >= 400 && status < 500)
       return sendError(res, new ApiError(status, 'invalid_request', (err as Error).message.slice(0, 256)));
+    if (databaseUnavailable(err)) {
+      deps.log.warn({ err: (err as Error).message }, 'request failed: the database did not answer');
+      res.set('Retry-After', '1');
+      return sendError(
+        res,
+        new ApiError(503, 'unavailable', 'the database did not answer in time; try again in a moment'),
+      );
+    }
     deps.log.error({ err }, 'request failed');
     sendError(res, new ApiError(500, 'internal', 'something went wrong on our side; it is logged'));
   });

@@ -117,6 +117,16 @@ export function allow(roles: readonly Role[]) {
   };
 }
 
+// Postgres not answering in time or going away (pool wait exceeded, connection refused or ended, server shutting
+// down, too many connections, statement timeout): the client may retry, so a 503 and not a 500.
+const DATABASE_UNAVAILABLE_CODES = new Set(['57P01', '57P02', '57P03', '53300', '57014', 'ECONNREFUSED', 'ECONNRESET']);
+
+export function databaseUnavailable(err: unknown): boolean {
+  const { code, message } = (err ?? {}) as { code?: unknown; message?: unknown };
+  if (typeof code === 'string' && (DATABASE_UNAVAILABLE_CODES.has(code) || /^08/.test(code))) return true;
+  return typeof message === 'string' && /timeout exceeded when trying to connect|Connection terminated/.test(message);
+}
+
 /** A failed request to another service, as the API answers it. */
 export function fromRequestFailure(err: RequestFailedError): ApiError {
   const status =
