@@ -18,11 +18,17 @@ export interface WorkPoolOptions<T> {
   onBusy?: (change: 1 | -1) => void;
 }
 
+/**
+ * Idle workers wait to be woken; only one of them at a time also polls on the `pollMs` timer, so an idle pool
+ * costs one claim per `pollMs` however many workers it has. A worker that claimed an item wakes the next
+ * idle one, so a backlog fills every worker one claim after another, and a wake finds work for one worker.
+ */
 export class WorkPool<T> {
   private running = false;
   private loops: Promise<void>[] = [];
   private waiting: (() => void)[] = [];
   private pendingWake = false;
+  private polling = false;
 
   constructor(private readonly options: WorkPoolOptions<T>) {}
 
@@ -34,16 +40,15 @@ export class WorkPool<T> {
   /** Stop claiming; items in flight finish. */
   async stop(): Promise<void> {
     this.running = false;
-    this.wake();
+    for (const resume of this.waiting.splice(0)) resume();
     await Promise.all(this.loops);
   }
 
-  /** New work was committed: idle workers look at once. */
+  /** New work was committed: an idle worker looks at once (or the next one to become idle). */
   wake(): void {
-    const waiting = this.waiting;
-    this.waiting = [];
-    if (waiting.length === 0) this.pendingWake = true;
-    for (const resume of waiting) resume();
+    const resume = this.waiting.shift();
+    if (resume) resume();
+    else this.pendingWake = true;
   }
 
   private idle(): Promise<void> {
@@ -52,11 +57,17 @@ export class WorkPool<T> {
       return Promise.resolve();
     }
     return new Promise((resolve) => {
-      const timer = setTimeout(resolve, this.options.pollMs);
-      this.waiting.push(() => {
+      const polls = !this.polling;
+      if (polls) this.polling = true;
+      const resume = () => {
         clearTimeout(timer);
+        if (polls) this.polling = false;
+        const i = this.waiting.indexOf(resume);
+        if (i >= 0) this.waiting.splice(i, 1);
         resolve();
-      });
+      };
+      const timer = polls ? setTimeout(resume, this.options.pollMs) : undefined;
+      this.waiting.push(resume);
     });
   }
 
@@ -73,6 +84,8 @@ export class WorkPool<T> {
         await this.idle();
         continue;
       }
+      // There may be more: the next idle worker looks too.
+      this.wake();
       onBusy?.(1);
       try {
         await run(item);

@@ -1,0 +1,83 @@
+// The work pool on its own (claims from an in-memory queue): what an idle pool costs, and that a backlog or a
+// wake reaches every worker without waiting for the poll.
+import { describe, expect, it } from '@jest/globals';
+import { createLogger, WorkPool } from '../src/index.js';
+
+const log = createLogger('work-pool-test', 'silent');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function queuePool(options: { workers: number; pollMs: number; runMs: number }) {
+  const queue: number[] = [];
+  const done: number[] = [];
+  let claims = 0;
+  let busy = 0;
+  let busiest = 0;
+  const pool = new WorkPool<number>({
+    workers: options.workers,
+    pollMs: options.pollMs,
+    claim: async () => {
+      claims++;
+      return queue.shift();
+    },
+    run: async (item) => {
+      busy++;
+      busiest = Math.max(busiest, busy);
+      await sleep(options.runMs);
+      busy--;
+      done.push(item);
+    },
+    log,
+  });
+  return { pool, queue, done, claims: () => claims, busiest: () => busiest };
+}
+
+describe('WorkPool', () => {
+  it('polls once per interval when idle, whatever the number of workers', async () => {
+    const p = queuePool({ workers: 8, pollMs: 100, runMs: 0 });
+    const started = Date.now();
+    p.pool.start();
+    await sleep(1_050);
+    await p.pool.stop();
+    const intervals = Math.ceil((Date.now() - started) / 100);
+    // Each worker claims once at start; after that at most one claim per 100 ms (8 polling workers: ~8 each).
+    expect(p.claims() - 8).toBeGreaterThanOrEqual(1);
+    expect(p.claims() - 8).toBeLessThanOrEqual(intervals + 1);
+  });
+
+  it('fills every worker from a backlog found by one poll, and runs each item once', async () => {
+    const p = queuePool({ workers: 4, pollMs: 200, runMs: 300 });
+    p.pool.start();
+    await sleep(50);
+    p.queue.push(...Array.from({ length: 12 }, (_, i) => i));
+    // Nobody wakes the pool: the poller finds the backlog and each claim wakes the next idle worker.
+    const started = Date.now();
+    while (p.done.length < 12 && Date.now() - started < 10_000) await sleep(20);
+    await p.pool.stop();
+    expect([...p.done].sort((a, b) => a - b)).toEqual(Array.from({ length: 12 }, (_, i) => i));
+    expect(p.busiest()).toBe(4);
+  });
+
+  it('runs woken work at once, not at the next poll', async () => {
+    const p = queuePool({ workers: 3, pollMs: 60_000, runMs: 0 });
+    p.pool.start();
+    await sleep(50);
+    p.queue.push(1, 2);
+    p.pool.wake();
+    const started = Date.now();
+    while (p.done.length < 2 && Date.now() - started < 5_000) await sleep(10);
+    await p.pool.stop();
+    expect(p.done.sort()).toEqual([1, 2]);
+    // Woken while every worker was busy: the next one to finish looks before it waits.
+    const q = queuePool({ workers: 1, pollMs: 60_000, runMs: 200 });
+    q.pool.start();
+    q.queue.push(1);
+    q.pool.wake();
+    await sleep(50);
+    q.queue.push(2);
+    q.pool.wake();
+    const t = Date.now();
+    while (q.done.length < 2 && Date.now() - t < 5_000) await sleep(10);
+    await q.pool.stop();
+    expect(q.done).toEqual([1, 2]);
+  });
+});
