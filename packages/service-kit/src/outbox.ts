@@ -187,14 +187,22 @@ export class OutboxRelay {
   async publishBatch(options: { all?: boolean } = {}): Promise<number> {
     const { db, batchSize } = this.opts;
     const sweepAfterMs = options.all ? 0 : (this.opts.sweepAfterMs ?? 0);
+    const pendingIn = (q: AnyDb) => {
+      const pending = q.selectFrom('outbox').where('status', '=', 'pending');
+      return sweepAfterMs > 0
+        ? pending.where('created_at', '<', sql<Date>`now() - make_interval(secs => ${sweepAfterMs / 1000})`)
+        : pending;
+    };
+    // An idle poll (the usual case now that committed events are published at once) is one statement.
+    if ((await pendingIn(db).select('id').limit(1).executeTakeFirst()) === undefined) return 0;
     return db.transaction().execute(async (trx) => {
-      let query = trx
-        .selectFrom('outbox')
+      const rows = await pendingIn(trx)
         .select(['id', 'event_id', 'subject', 'payload'])
-        .where('status', '=', 'pending');
-      if (sweepAfterMs > 0)
-        query = query.where('created_at', '<', sql<Date>`now() - make_interval(secs => ${sweepAfterMs / 1000})`);
-      const rows = await query.orderBy('id').limit(batchSize).forUpdate().skipLocked().execute();
+        .orderBy('id')
+        .limit(batchSize)
+        .forUpdate()
+        .skipLocked()
+        .execute();
       if (rows.length === 0) return 0;
       // Issued in order on one connection, so the stream keeps the outbox order; acks are awaited together.
       await Promise.all(rows.map((row) => this.publishEvent(row.subject, row.payload as GraceEvent)));

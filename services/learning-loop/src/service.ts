@@ -5,7 +5,7 @@ import { config } from './config.js';
 import { onDenied, onRolledBack, onVerified } from './handlers/outcomes.js';
 import { migrations } from './migrations/index.js';
 import { outcomesQuery, statisticsOf, statsQuery, topQuery } from './queries.js';
-import { lockDirtyStatistics, markPublished, type Database } from './store.js';
+import { hasDirtyStatistics, lockDirtyStatistics, markPublished, type Database } from './store.js';
 
 export const learningLoop: ServiceDefinition<Database, typeof config> = {
   name: 'learning-loop',
@@ -27,6 +27,7 @@ export const learningLoop: ServiceDefinition<Database, typeof config> = {
       'publishing statistics',
       c.PUBLISH_INTERVAL_MS,
       async () => {
+        if (!(await hasDirtyStatistics(db))) return;
         while ((await publish()) === 200);
       },
       log,

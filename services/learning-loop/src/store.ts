@@ -176,14 +176,26 @@ export async function lockDirtyStatistics(trx: Transaction<Database>, limit: num
 }
 
 export async function markPublished(trx: Transaction<Database>, rows: readonly StatisticsRow[]): Promise<void> {
-  for (const row of rows) {
-    await trx
-      .updateTable('statistics')
-      .set({ dirty: false })
-      .where('signature', '=', row.signature)
-      .where('playbook', '=', row.playbook)
-      .execute();
-  }
+  if (rows.length === 0) return;
+  // One statement for the batch: the rows are locked by lockDirtyStatistics in this transaction.
+  await trx
+    .updateTable('statistics')
+    .set({ dirty: false })
+    .where((eb) =>
+      eb.or(rows.map((row) => eb.and([eb('signature', '=', row.signature), eb('playbook', '=', row.playbook)]))),
+    )
+    .execute();
+}
+
+/** Whether any statistic waits to be published (one cheap statement, so an idle publisher opens no transaction). */
+export async function hasDirtyStatistics(db: Db): Promise<boolean> {
+  const row = await db
+    .selectFrom('statistics')
+    .select('signature')
+    .where('dirty', '=', true)
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
 }
 
 export const stateOf = toState;
