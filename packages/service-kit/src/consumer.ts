@@ -84,17 +84,30 @@ export interface ConsumerDefinition<DB, S extends EventSubject = EventSubject> {
   redact?: (text: string) => string;
 }
 
-/**
- * The `batch` of a consumer whose handler does everything in the database (metrics and wake-ups after the
- * commit): events that arrive together share one transaction, one inbox statement and one outbox statement.
- */
-export const TRANSACTIONAL_BATCH = 16;
-
 /** Keeps the generic subject link between `subject` and `handler` when building a list of consumers. */
 export function consumer<DB, S extends EventSubject>(
   def: ConsumerDefinition<DB, S>,
 ): ConsumerDefinition<DB, EventSubject> {
   return def as unknown as ConsumerDefinition<DB, EventSubject>;
+}
+
+/** The `batch` of a consumer made by `transactionalConsumers`. */
+export const TRANSACTIONAL_BATCH = 16;
+
+/**
+ * One consumer per subject for handlers that do everything in the database (metrics and wake-ups after the
+ * commit): events that arrive together share one transaction, one inbox statement and one outbox statement.
+ */
+export function transactionalConsumers<DB>(handlers: {
+  [S in EventSubject]?: Handler<DB, S>;
+}): ConsumerDefinition<DB, EventSubject>[] {
+  return Object.entries(handlers).map(([subject, handler]) =>
+    consumer<DB, EventSubject>({
+      subject: subject as EventSubject,
+      handler: handler as Handler<DB, EventSubject>,
+      batch: TRANSACTIONAL_BATCH,
+    }),
+  );
 }
 
 export interface RunnerSettings {

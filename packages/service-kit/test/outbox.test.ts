@@ -10,6 +10,7 @@ import {
   runMigrations,
   writeOutbox,
   type KitTables,
+  type RelayOptions,
 } from '../src/index.js';
 import type { Kysely } from 'kysely';
 import { count, createSandbox, exited, readStream, spawnFixture, waitFor, type Sandbox } from './support.js';
@@ -59,7 +60,7 @@ describe('outbox relay', () => {
     await sandbox.cleanup();
   });
 
-  const relay = (batchSize: number) =>
+  const relay = (batchSize: number, more: Partial<RelayOptions> = {}) =>
     new OutboxRelay({
       db,
       js: jetstream(sandbox.nc),
@@ -68,6 +69,7 @@ describe('outbox relay', () => {
       batchSize,
       pollMs: 20,
       publishTimeoutMs: 5_000,
+      ...more,
     });
 
   it('publishes every committed event exactly once, in order, even when killed mid-batch and restarted', async () => {
@@ -155,16 +157,7 @@ describe('outbox relay', () => {
   it('publishes what a transaction committed right after the commit, in order, and marks it sent without the poll', async () => {
     await sandbox.jsm.streams.purge(`${sandbox.namespace}_GRACE_ERRORS`);
     // The poll would take nothing younger than an hour: only the direct path can publish these.
-    const direct = new OutboxRelay({
-      db,
-      js: jetstream(sandbox.nc),
-      naming: new Naming(sandbox.namespace),
-      log,
-      batchSize: 10,
-      pollMs: 20,
-      publishTimeoutMs: 5_000,
-      sweepAfterMs: 3_600_000,
-    });
+    const direct = relay(10, { sweepAfterMs: 3_600_000 });
     direct.start();
     const batches = [0, 1, 2].map((b) => findings(40).map((e) => ({ ...e, id: `direct-${b}-${e.id}` })));
     try {
@@ -187,16 +180,7 @@ describe('outbox relay', () => {
   it('leaves rows pending when the publish after commit fails, and the poll then publishes them at once', async () => {
     // No stream takes the subject for a while: the direct publish fails, and so does the poll, until it is back.
     await sandbox.jsm.streams.delete(`${sandbox.namespace}_GRACE_ERRORS`);
-    const late = new OutboxRelay({
-      db,
-      js: jetstream(sandbox.nc),
-      naming: new Naming(sandbox.namespace),
-      log,
-      batchSize: 10,
-      pollMs: 20,
-      publishTimeoutMs: 500,
-      sweepAfterMs: 3_600_000,
-    });
+    const late = relay(10, { sweepAfterMs: 3_600_000, publishTimeoutMs: 500 });
     late.start();
     const events = findings(25).map((e) => ({ ...e, id: `late-${e.id}` }));
     try {

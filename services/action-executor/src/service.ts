@@ -1,7 +1,7 @@
 // action-executor as a service definition: its consumers, queries, the watched policy, the adapters, the worker
 // pool and the housekeeping tick (expired approvals, held actions after a resume elsewhere).
 import { describeErrors } from '@grace/contracts';
-import { consumer, every, TRANSACTIONAL_BATCH, watchVersionedFile, type ServiceDefinition } from '@grace/service-kit';
+import { every, transactionalConsumers, watchVersionedFile, type ServiceDefinition } from '@grace/service-kit';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -110,23 +110,11 @@ export const actionExecutor: ServiceDefinition<Database, typeof config> = {
     );
 
     return {
-      consumers: [
-        consumer<Database, 'action.requested'>({
-          subject: 'action.requested',
-          handler: receiveAction(deps),
-          batch: TRANSACTIONAL_BATCH,
-        }),
-        consumer<Database, 'approval.vote.cast'>({
-          subject: 'approval.vote.cast',
-          handler: receiveVote(deps),
-          batch: TRANSACTIONAL_BATCH,
-        }),
-        consumer<Database, 'contract.verified'>({
-          subject: 'contract.verified',
-          handler: receiveVerdict(deps),
-          batch: TRANSACTIONAL_BATCH,
-        }),
-      ],
+      consumers: transactionalConsumers<Database>({
+        'action.requested': receiveAction(deps),
+        'approval.vote.cast': receiveVote(deps),
+        'contract.verified': receiveVerdict(deps),
+      }),
       queries: {
         'executor.query.contract': contractQuery(db),
         'executor.query.approvals': approvalsQuery(db),

@@ -1,6 +1,6 @@
 // learning-loop as a service definition: the outcome consumers, the queries, and the publisher of changed
 // statistics (one playbook.stats.updated per changed key per interval).
-import { consumer, every, TRANSACTIONAL_BATCH, type ServiceDefinition } from '@grace/service-kit';
+import { every, transactionalConsumers, type ServiceDefinition } from '@grace/service-kit';
 import { config } from './config.js';
 import { onDenied, onRolledBack, onVerified } from './handlers/outcomes.js';
 import { migrations } from './migrations/index.js';
@@ -34,23 +34,11 @@ export const learningLoop: ServiceDefinition<Database, typeof config> = {
     );
 
     return {
-      consumers: [
-        consumer<Database, 'contract.verified'>({
-          subject: 'contract.verified',
-          handler: onVerified(halfLifeMs),
-          batch: TRANSACTIONAL_BATCH,
-        }),
-        consumer<Database, 'contract.rolled_back'>({
-          subject: 'contract.rolled_back',
-          handler: onRolledBack(halfLifeMs),
-          batch: TRANSACTIONAL_BATCH,
-        }),
-        consumer<Database, 'action.denied'>({
-          subject: 'action.denied',
-          handler: onDenied(halfLifeMs),
-          batch: TRANSACTIONAL_BATCH,
-        }),
-      ],
+      consumers: transactionalConsumers<Database>({
+        'contract.verified': onVerified(halfLifeMs),
+        'contract.rolled_back': onRolledBack(halfLifeMs),
+        'action.denied': onDenied(halfLifeMs),
+      }),
       queries: {
         'learning.query.stats': statsQuery(db),
         'learning.query.outcomes': outcomesQuery(db),

@@ -1,5 +1,5 @@
 // sentinel as a service definition: its consumers, queries and the watched playbook catalog.
-import { consumer, every, TRANSACTIONAL_BATCH, watchVersionedFile, type ServiceDefinition } from '@grace/service-kit';
+import { every, transactionalConsumers, watchVersionedFile, type ServiceDefinition } from '@grace/service-kit';
 import { config } from './config.js';
 import { parseCatalog } from './domain/catalog.js';
 import { createRng, randomRng } from './domain/thompson.js';
@@ -46,38 +46,14 @@ export const sentinel: ServiceDefinition<Database, typeof config> = {
       log,
     );
     return {
-      consumers: [
-        consumer<Database, 'error.captured'>({
-          subject: 'error.captured',
-          handler: triageError(deps),
-          batch: TRANSACTIONAL_BATCH,
-        }),
-        consumer<Database, 'action.executed'>({
-          subject: 'action.executed',
-          handler: onExecuted(),
-          batch: TRANSACTIONAL_BATCH,
-        }),
-        consumer<Database, 'contract.verified'>({
-          subject: 'contract.verified',
-          handler: onVerified(deps),
-          batch: TRANSACTIONAL_BATCH,
-        }),
-        consumer<Database, 'contract.rolled_back'>({
-          subject: 'contract.rolled_back',
-          handler: onRolledBack(deps),
-          batch: TRANSACTIONAL_BATCH,
-        }),
-        consumer<Database, 'action.denied'>({
-          subject: 'action.denied',
-          handler: onDenied(deps),
-          batch: TRANSACTIONAL_BATCH,
-        }),
-        consumer<Database, 'playbook.stats.updated'>({
-          subject: 'playbook.stats.updated',
-          handler: onStats(),
-          batch: TRANSACTIONAL_BATCH,
-        }),
-      ],
+      consumers: transactionalConsumers<Database>({
+        'error.captured': triageError(deps),
+        'action.executed': onExecuted(),
+        'contract.verified': onVerified(deps),
+        'contract.rolled_back': onRolledBack(deps),
+        'action.denied': onDenied(deps),
+        'playbook.stats.updated': onStats(),
+      }),
       queries: {
         'sentinel.query.incidents': incidentsQuery(db),
         'sentinel.query.incident': incidentQuery(db),
