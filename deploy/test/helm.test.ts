@@ -139,10 +139,16 @@ describe('the chart', () => {
     const { objects, values } = render('production.yaml');
     const naming = new Naming((values as Json).graceNamespace);
     const sources = (name: string) => readFileSync(join(REPO, `services/${name}/src/service.ts`), 'utf8');
-    const consumed = (name: string): string[] =>
-      name === 'cube-etl'
-        ? [...STAGED_SUBJECTS]
-        : [...sources(name).matchAll(/subject: '([a-z_.]+)'/g)].map((match) => match[1] as string);
+    // A service's consumers, as its source declares them: `consumer({ subject: '…' })`, or the keys of
+    // `transactionalConsumers({ '…': handler })`.
+    const consumed = (name: string): string[] => {
+      if (name === 'cube-etl') return [...STAGED_SUBJECTS];
+      const source = sources(name);
+      const keyed = [...source.matchAll(/transactionalConsumers<\w+>\(\{([^}]*)\}\)/g)].flatMap((block) =>
+        [...block[1]!.matchAll(/'([a-z_.]+)':/g)].map((match) => match[1] as string),
+      );
+      return [...[...source.matchAll(/subject: '([a-z_.]+)'/g)].map((match) => match[1] as string), ...keyed];
+    };
     const scaledObjects = ofKind(objects, 'ScaledObject') as Json[];
     expect(scaledObjects.map((s) => s.metadata.labels['app.kubernetes.io/name']).sort()).toEqual(
       SERVICE_NAMES.filter((name) => name !== 'chat-gateway'),
