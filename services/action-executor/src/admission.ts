@@ -14,8 +14,29 @@ import {
   type ContractRow,
 } from './store.js';
 
-/** Decide what happens to a pending contract (new, or held by the pause switch and now resumed). */
-export async function admitContract(step: Step, deps: ExecutorDeps, contract: ContractRow): Promise<ContractRow> {
+/**
+ * The previous attempt on the same incident is still waiting for its verdict here, though the sentinel asks for the
+ * next attempt only once it has that verdict: the two events travel on different streams, and this executor has
+ * not consumed the verdict yet. Transient: the request is delivered again (with backoff) once it has.
+ */
+export class VerdictPendingError extends Error {
+  constructor(contractId: string) {
+    super(`contract ${contractId}, the previous attempt on this incident, has not had its verdict here yet`);
+    this.name = 'VerdictPendingError';
+  }
+}
+
+/**
+ * Decide what happens to a pending contract (new, or held by the pause switch and now resumed). With
+ * `waitForVerdict`, a request that follows a previous attempt still awaiting its verdict here throws
+ * VerdictPendingError instead of being denied by one-open-contract-per-target.
+ */
+export async function admitContract(
+  step: Step,
+  deps: ExecutorDeps,
+  contract: ContractRow,
+  options: { waitForVerdict?: boolean } = {},
+): Promise<ContractRow> {
   const { trx, now } = step;
   await lockTarget(trx, contract.service, contract.environment);
 
@@ -31,6 +52,9 @@ export async function admitContract(step: Step, deps: ExecutorDeps, contract: Co
 
   const open = await openContractOn(trx, contract.service, contract.environment, contract.id);
   if (open) {
+    const previousAttempt =
+      open.status === 'executed' && contract.incident_id !== null && open.incident_id === contract.incident_id;
+    if (previousAttempt && options.waitForVerdict) throw new VerdictPendingError(open.id);
     return denyContract(step, deps, contract, {
       by: 'constitution',
       rule: 'one-open-contract-per-target',

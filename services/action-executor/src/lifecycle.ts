@@ -28,6 +28,8 @@ export interface ExecutorDeps {
   globalDryRun: boolean;
   budget: { max: number; minTier: number; windowMs: number };
   metrics: ExecutorMetrics;
+  /** Deliveries of an event before it is dead-lettered (the kit's MAX_ATTEMPTS). */
+  maxAttempts: number;
   /** Wake the workers of this instance: a contract has work to do. */
   wake: () => void;
 }

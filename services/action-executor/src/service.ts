@@ -85,6 +85,7 @@ export const actionExecutor: ServiceDefinition<Database, typeof config> = {
       globalDryRun: c.DRY_RUN,
       budget: { max: c.ACTION_BUDGET, minTier: c.ACTION_BUDGET_MIN_TIER, windowMs: c.ACTION_BUDGET_WINDOW_MS },
       metrics: createMetrics(runtime.metrics),
+      maxAttempts: c.MAX_ATTEMPTS,
       wake: () => wakers.forEach((wake) => wake()),
     };
     const pool = new WorkerPool(runtime, deps, {

@@ -196,10 +196,10 @@ export async function openContractOn(
   service: string,
   environment: string,
   exceptId: string,
-): Promise<Pick<ContractRow, 'id' | 'playbook' | 'status'> | undefined> {
+): Promise<Pick<ContractRow, 'id' | 'playbook' | 'status' | 'incident_id'> | undefined> {
   return trx
     .selectFrom('contracts')
-    .select(['id', 'playbook', 'status'])
+    .select(['id', 'playbook', 'status', 'incident_id'])
     .where('service', '=', service)
     .where('environment', '=', environment)
     .where('id', '!=', exceptId)

@@ -29,6 +29,8 @@ describe('action-executor', () => {
       WORK_POLL_MS: '50',
       APPROVAL_SWEEP_MS: '50',
       RESTORE_RETRY_MS: '50',
+      // Retries every 200 ms at most (the sandbox's RETRY_MAX_MS): 40 deliveries give a request about 8 s.
+      MAX_ATTEMPTS: '40',
     });
     // Two replicas sharing the schema and the durable consumers, as in a deployment.
     for (let i = 0; i < 2; i++)
@@ -365,6 +367,33 @@ describe('action-executor', () => {
     const gentle = requested('inventory', { tier: 1 });
     await send(gentle);
     await eventFor('action.executed', gentle.data.action_id);
+  });
+
+  it("admits an incident's next attempt once the previous attempt's late verdict arrives, instead of denying it", async () => {
+    target('payroll', { healthy: false }, { restart_pool: () => undefined });
+    const first = requested('payroll', { tier: 1 });
+    await send(first);
+    const executed = await eventFor<GraceEvent<'action.executed'>>('action.executed', first.data.action_id);
+    // The sentinel asks again only after the verdict; here the verdict reaches the executor after the request.
+    const incidentId = first.data.incident_id!;
+    const next = requested('payroll', {
+      tier: 1,
+      incident_id: incidentId,
+      attempt: 2,
+      idempotency_key: `${incidentId}:2`,
+    });
+    await send(next);
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(await eventsFor('action.denied', next.data.action_id)).toEqual([]);
+    await send(verdictOn(executed, 'failed'));
+    await statusIs(first.data.action_id, 'failed');
+    await eventFor('action.executed', next.data.action_id);
+    expect(await eventsFor('action.denied', next.data.action_id)).toEqual([]);
+    // Another incident's request on the same target is still refused at once while one is open.
+    const other = requested('payroll', { tier: 1 });
+    await send(other);
+    const denied = await eventFor<GraceEvent<'action.denied'>>('action.denied', other.data.action_id);
+    expect(denied.data).toMatchObject({ denied_by: 'constitution', rule: 'one-open-contract-per-target' });
   });
 
   it('holds every new action while paused and runs the held ones after resume', async () => {

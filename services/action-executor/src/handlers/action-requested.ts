@@ -62,7 +62,8 @@ export function receiveAction(deps: ExecutorDeps) {
         },
         `${d.requested_by.kind}:${d.requested_by.id}`,
       );
-      return admitContract(step, deps, contract);
+      // Until its last delivery, a follow-up attempt waits for the previous one's verdict instead of being denied.
+      return admitContract(step, deps, contract, { waitForVerdict: ctx.deliveryCount < deps.maxAttempts });
     });
     if (admitted?.status === 'approved') ctx.afterCommit(deps.wake);
   };
