@@ -134,7 +134,8 @@ export interface RunnerDeps {
 
 const RAW_PREVIEW_BYTES = 16 * 1024;
 
-function runAfterCommit(callbacks: readonly (() => void)[], log: Logger): void {
+/** Run after-commit callbacks; one that throws is logged and the others still run. */
+export function runAfterCommit(callbacks: readonly (() => void)[], log: Logger): void {
   for (const fn of callbacks) {
     try {
       fn();

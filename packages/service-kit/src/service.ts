@@ -23,7 +23,7 @@ import type { Kysely, Migration, Transaction } from 'kysely';
 import { sql } from 'kysely';
 import type { RequestListener, Server } from 'node:http';
 import { ConfigError, loadConfig, type KitConfig } from './config.js';
-import { ConsumerRunner, type ConsumerDefinition, type Emit, type EmitOptions } from './consumer.js';
+import { ConsumerRunner, runAfterCommit, type ConsumerDefinition, type Emit, type EmitOptions } from './consumer.js';
 import { createDb, schemaForService, assertSchemaName } from './db.js';
 import { errorMessage, InvalidInputError, withTimeout } from './errors.js';
 import { closeServer, startSideServer, type UpgradeListener } from './http.js';
@@ -70,8 +70,13 @@ export interface ServiceRuntime<DB, C> {
   readonly jsm: JetStreamManager;
   readonly naming: Naming;
   readonly metrics: KitMetrics;
-  /** Run `fn` in one transaction; events it emits are written to the outbox in the same transaction. */
-  transaction<T>(fn: (trx: Transaction<DB>, emit: Emit) => Promise<T>): Promise<T>;
+  /**
+   * Run `fn` in one transaction; events it emits are written to the outbox in the same transaction, and what it
+   * hands to `afterCommit` (counters, wake-ups) runs once the transaction has committed, never on rollback.
+   */
+  transaction<T>(
+    fn: (trx: Transaction<DB>, emit: Emit, afterCommit: (fn: () => void) => void) => Promise<T>,
+  ): Promise<T>;
   /** Emit one event through the outbox in a transaction of its own. */
   emit<S extends EventSubject>(subject: S, data: EventData<S>, options?: EmitOptions): Promise<GraceEvent<S>>;
   /** Publish an already-built event straight to JetStream (for facts with no state change, e.g. ingest). */
@@ -202,12 +207,14 @@ export async function startService<DB, P extends TProperties>(
     metrics,
     async transaction(fn) {
       const emitted: GraceEvent[] = [];
+      const committed: (() => void)[] = [];
       const result = await db.transaction().execute(async (trx) => {
-        const value = await fn(trx, makeEmit(emitted));
+        const value = await fn(trx, makeEmit(emitted), (callback) => committed.push(callback));
         await writeOutbox(trx as unknown as Transaction<KitTables>, emitted);
         return value;
       });
       relay.publishCommitted(emitted);
+      runAfterCommit(committed, log);
       return result;
     },
     async emit(subject, data, options) {

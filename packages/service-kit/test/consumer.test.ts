@@ -152,4 +152,21 @@ describe('consumer runner', () => {
     expect(text).toMatch(/grace_events_failed_total\{[^}]*kind="transient"[^}]*\} 3/);
     expect(text).toMatch(/grace_handler_duration_seconds_count\{[^}]*\} [1-9]/);
   });
+
+  it("runs a transaction's after-commit callbacks once it committed, and never when it rolled back", async () => {
+    const ran: string[] = [];
+    const value = await service.runtime.transaction(async (_trx, _emit, afterCommit) => {
+      afterCommit(() => ran.push('counted'));
+      expect(ran).toEqual([]);
+      return 42;
+    });
+    expect({ value, ran }).toEqual({ value: 42, ran: ['counted'] });
+    await expect(
+      service.runtime.transaction(async (_trx, _emit, afterCommit) => {
+        afterCommit(() => ran.push('rolled back'));
+        throw new Error('the step failed');
+      }),
+    ).rejects.toThrow('the step failed');
+    expect(ran).toEqual(['counted']);
+  });
 });

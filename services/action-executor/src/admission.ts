@@ -167,7 +167,7 @@ export async function admitContract(
       quorum: decision.approval.quorum,
       expires_at: expiresAt.toISOString(),
     });
-    deps.metrics.approvals.inc({ outcome: 'requested' });
+    step.afterCommit(() => deps.metrics.approvals.inc({ outcome: 'requested' }));
     return row;
   }
 

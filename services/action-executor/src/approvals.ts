@@ -105,7 +105,7 @@ export async function castVote(
       ...(vote.comment ? { reason: vote.comment } : {}),
       rejected_at: now.toISOString(),
     });
-    deps.metrics.approvals.inc({ outcome: 'rejected' });
+    step.afterCommit(() => deps.metrics.approvals.inc({ outcome: 'rejected' }));
     await denyContract(step, deps, contract, {
       by: 'policy',
       rule: `approval-rejected`,
@@ -124,7 +124,7 @@ export async function castVote(
   });
   const row = await updateContract(trx, contract.id, { status: 'approved' });
   audit(step, row, 'approval.granted', { approval_id: approval.id, approvers: [...approvers] });
-  deps.metrics.approvals.inc({ outcome: 'granted' });
+  step.afterCommit(() => deps.metrics.approvals.inc({ outcome: 'granted' }));
   return true;
 }
 
@@ -137,7 +137,7 @@ export async function expireApproval(step: Step, deps: ExecutorDeps, approval: A
     votes: votes.map(recordedVote),
     expires_at: new Date(approval.expires_at).toISOString(),
   });
-  deps.metrics.approvals.inc({ outcome: 'expired' });
+  step.afterCommit(() => deps.metrics.approvals.inc({ outcome: 'expired' }));
   const row = await denyContract(step, deps, contract, {
     by: 'policy',
     rule: 'approval-expired',
@@ -151,8 +151,8 @@ export async function expireDueApprovals(
   runtime: Pick<ServiceRuntime<Database, unknown>, 'transaction' | 'log'>,
   deps: ExecutorDeps,
 ): Promise<number> {
-  return runtime.transaction((trx, emit) =>
-    inStep(trx, emit, runtime.log, async (step) => {
+  return runtime.transaction((trx, emit, afterCommit) =>
+    inStep({ trx, emit, afterCommit, log: runtime.log }, async (step) => {
       const due = await lockExpiredApprovals(trx, step.now, 50);
       for (const approval of due) {
         const contract = await lockContract(trx, approval.contract_id);

@@ -10,11 +10,17 @@ import { appendAudit, updateContract, type AuditStep, type ContractRow, type Dat
 
 export const ACTOR = 'service:action-executor';
 
-/** One transaction of a step: its state change, its events (outbox) and its audit entries commit together. */
-export interface Step {
+/** What a step runs in: a transaction, its outbox, its log and what runs after its commit. */
+export interface StepContext {
   trx: Transaction<Database>;
   emit: Emit;
   log: Logger;
+  /** Run after the commit (counters, wake-ups), never on rollback. */
+  afterCommit(fn: () => void): void;
+}
+
+/** One transaction of a step: its state change, its events (outbox) and its audit entries commit together. */
+export interface Step extends StepContext {
   now: Date;
   /** Audit entries appended last, just before the commit (see appendAudit). */
   audit: AuditStep[];
@@ -35,13 +41,9 @@ export interface ExecutorDeps {
 }
 
 /** Run `fn` as a step and append its audit entries last. */
-export async function inStep<T>(
-  trx: Transaction<Database>,
-  emit: Emit,
-  log: Logger,
-  fn: (step: Step) => Promise<T>,
-): Promise<T> {
-  const step: Step = { trx, emit, log, now: new Date(), audit: [] };
+export async function inStep<T>(context: StepContext, fn: (step: Step) => Promise<T>): Promise<T> {
+  const { trx, emit, log, afterCommit } = context;
+  const step: Step = { trx, emit, log, afterCommit, now: new Date(), audit: [] };
   const result = await fn(step);
   await appendAudit(trx, step.audit);
   return result;
@@ -125,7 +127,7 @@ export async function denyContract(step: Step, deps: ExecutorDeps, contract: Con
     denied_at: step.now.toISOString(),
   });
   audit(step, row, `${denial.by}.denied`, { rule: denial.rule, reason: denial.reason });
-  deps.metrics.denied.inc({ by: denial.by, rule: denial.rule });
+  step.afterCommit(() => deps.metrics.denied.inc({ by: denial.by, rule: denial.rule }));
   step.log.info({ contract_id: row.id, rule: denial.rule, by: denial.by }, 'action denied');
   return row;
 }

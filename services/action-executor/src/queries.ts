@@ -196,8 +196,8 @@ export function statusQuery(db: Kysely<Database>, deps: ExecutorDeps) {
 
 export function pauseQuery(runtime: ServiceRuntime<Database, unknown>, deps: ExecutorDeps) {
   return async (req: QueryRequest<'executor.control.pause'>): Promise<QueryReply<'executor.control.pause'>> => {
-    await runtime.transaction((trx, emit) =>
-      inStep(trx, emit, runtime.log, async (step) => {
+    await runtime.transaction((trx, emit, afterCommit) =>
+      inStep({ trx, emit, afterCommit, log: runtime.log }, async (step) => {
         const controls = await lockControls(trx);
         if (controls.paused) return;
         await writeControls(trx, { paused: true, paused_by: req.by, paused_at: step.now, reason: req.reason });
@@ -211,8 +211,8 @@ export function pauseQuery(runtime: ServiceRuntime<Database, unknown>, deps: Exe
 
 export function resumeQuery(runtime: ServiceRuntime<Database, unknown>, deps: ExecutorDeps) {
   return async (req: QueryRequest<'executor.control.resume'>): Promise<QueryReply<'executor.control.resume'>> => {
-    await runtime.transaction((trx, emit) =>
-      inStep(trx, emit, runtime.log, async (step) => {
+    await runtime.transaction((trx, emit, afterCommit) =>
+      inStep({ trx, emit, afterCommit, log: runtime.log }, async (step) => {
         const controls = await lockControls(trx);
         if (!controls.paused) return;
         await writeControls(trx, { paused: false, paused_by: null, paused_at: null, reason: null });
@@ -232,11 +232,11 @@ export function resumeQuery(runtime: ServiceRuntime<Database, unknown>, deps: Ex
 export async function releaseHeld(runtime: ServiceRuntime<Database, unknown>, deps: ExecutorDeps, log: Logger) {
   let released = 0;
   for (;;) {
-    const progressed = await runtime.transaction(async (trx, emit) => {
+    const progressed = await runtime.transaction(async (trx, emit, afterCommit) => {
       const [held] = await lockHeldContracts(trx, 1);
       if (!held) return false;
       if ((await readControls(trx)).paused) return false;
-      await inStep(trx, emit, log, async (step) => {
+      await inStep({ trx, emit, afterCommit, log }, async (step) => {
         if (held.status === 'pending' && held.approval_id === null) {
           await admitContract(step, deps, { ...held, held: false });
         } else {

@@ -87,8 +87,8 @@ export class WorkerPool {
 
   /** One step in one transaction, only while this worker still holds the contract's lease. */
   private step(contract: ContractRow, fn: (step: Step, row: ContractRow) => Promise<ContractRow | undefined>) {
-    return this.runtime.transaction((trx, emit) =>
-      inStep(trx, emit, this.runtime.log.child({ contract_id: contract.id }), async (step) => {
+    return this.runtime.transaction((trx, emit, afterCommit) =>
+      inStep({ trx, emit, afterCommit, log: this.runtime.log.child({ contract_id: contract.id }) }, async (step) => {
         const row = await lockOwnedContract(trx, contract.id, this.owner);
         return row ? fn(step, row) : undefined;
       }),
@@ -262,7 +262,7 @@ export class WorkerPool {
       duration_ms: Math.max(0, step.now.getTime() - new Date(startedAt).getTime()),
     });
     audit(step, next, 'execution.finished', { result, ...(error ? { error } : {}), actual_state: actualState });
-    this.deps.metrics.executed.inc({ adapter: next.adapter, result });
+    step.afterCommit(() => this.deps.metrics.executed.inc({ adapter: next.adapter, result }));
     return rollBack ? next : undefined;
   }
 
@@ -315,7 +315,7 @@ export class WorkerPool {
           trigger,
           restored_state: outcome.value.actual_state,
         });
-        this.deps.metrics.rollbacks.inc({ trigger, outcome: 'restored' });
+        step.afterCommit(() => this.deps.metrics.rollbacks.inc({ trigger, outcome: 'restored' }));
         return undefined;
       }
       const message = outcome.ok ? (outcome.value.message ?? 'the adapter could not restore') : outcome.message;
@@ -324,7 +324,7 @@ export class WorkerPool {
         const retryAt = new Date(step.now.getTime() + this.settings.restoreRetryMs);
         await updateContract(step.trx, row.id, { restore_attempts: attempts, lease_owner: null, lease_until: retryAt });
         audit(step, row, 'rollback.retry', { attempt: attempts, error: message, retry_at: retryAt.toISOString() });
-        this.deps.metrics.rollbacks.inc({ trigger, outcome: 'retry' });
+        step.afterCommit(() => this.deps.metrics.rollbacks.inc({ trigger, outcome: 'retry' }));
         return undefined;
       }
       const failed = await updateContract(step.trx, row.id, {
@@ -335,7 +335,7 @@ export class WorkerPool {
         lease_until: null,
       });
       audit(step, failed, 'rollback.failed', { attempts, error: message });
-      this.deps.metrics.rollbacks.inc({ trigger, outcome: 'failed' });
+      step.afterCommit(() => this.deps.metrics.rollbacks.inc({ trigger, outcome: 'failed' }));
       step.log.error({ contract_id: row.id, error: message }, 'rollback failed; the target needs a human');
       return undefined;
     });

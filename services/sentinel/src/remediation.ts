@@ -1,7 +1,7 @@
 // The incident lifecycle: open and triage, choose the next playbook (Thompson sampling), request the action,
 // resolve, or escalate with the whole decision trail. Everything runs inside the caller's transaction.
 import type { EventData } from '@grace/contracts';
-import type { Emit, Logger } from '@grace/service-kit';
+import type { Emit, HandlerContext, Logger } from '@grace/service-kit';
 import type { Transaction } from 'kysely';
 import { randomUUID } from 'node:crypto';
 import { planFor, type CompiledCatalog, type TriageInput } from './domain/catalog.js';
@@ -39,7 +39,18 @@ export interface Step {
   emit: Emit;
   log: Logger;
   now: Date;
+  /** Run after the commit (counters), never on rollback. */
+  afterCommit(fn: () => void): void;
 }
+
+/** A step in a consumer's transaction. */
+export const stepOf = (ctx: HandlerContext<Database>): Step => ({
+  trx: ctx.trx,
+  emit: ctx.emit,
+  log: ctx.log,
+  now: new Date(),
+  afterCommit: ctx.afterCommit,
+});
 
 const iso = (d: Date | string) => new Date(d).toISOString();
 const bounded = (text: string) => (text.length > 2048 ? `${text.slice(0, 2047)}…` : text);
@@ -125,7 +136,7 @@ export async function escalate(step: Step, deps: LifecycleDeps, incident: Incide
     previous_status: incident.status,
     trail: trail.slice(0, 32),
   });
-  deps.metrics.escalated.inc();
+  step.afterCommit(() => deps.metrics.escalated.inc());
   step.log.info({ incident_id: incident.id, reason }, 'incident escalated');
 }
 
@@ -215,7 +226,7 @@ export async function nextAttempt(step: Step, deps: LifecycleDeps, incident: Inc
     action_id: actionId,
   });
   step.emit('incident.updated', { ...incidentData(row), status: 'remediating', previous_status: incident.status });
-  deps.metrics.actionsRequested.inc({ playbook: chosen });
+  step.afterCommit(() => deps.metrics.actionsRequested.inc({ playbook: chosen }));
 }
 
 /**
@@ -258,7 +269,7 @@ export async function settle(
       contract_id: resolution.contractId,
       confidence: resolution.confidence,
     });
-    deps.metrics.resolved.inc();
+    step.afterCommit(() => deps.metrics.resolved.inc());
     return;
   }
   await nextAttempt(step, deps, incident, `attempt ${attempt.attempt} (${attempt.playbook}) ${outcome}: ${reason}`);

@@ -39,8 +39,8 @@ export const sentinel: ServiceDefinition<Database, typeof config> = {
       async () => {
         const before = new Date(Date.now() - c.ROLLBACK_WAIT_MS);
         for (const actionId of await overdueRollbacks(db, before))
-          await runtime.transaction((trx, emit) =>
-            rollbackOverdue({ trx, emit, log, now: new Date() }, deps, actionId, c.ROLLBACK_WAIT_MS),
+          await runtime.transaction((trx, emit, afterCommit) =>
+            rollbackOverdue({ trx, emit, log, now: new Date(), afterCommit }, deps, actionId, c.ROLLBACK_WAIT_MS),
           );
       },
       log,

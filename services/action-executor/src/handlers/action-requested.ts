@@ -10,7 +10,7 @@ import { insertContract, json, type Database } from '../store.js';
 export function receiveAction(deps: ExecutorDeps) {
   return async (event: GraceEvent<'action.requested'>, ctx: HandlerContext<Database>): Promise<void> => {
     const d = event.data;
-    const admitted = await inStep(ctx.trx, ctx.emit, ctx.log, async (step) => {
+    const admitted = await inStep(ctx, async (step) => {
       const contract = await insertContract(ctx.trx, {
         id: randomUUID(),
         action_id: d.action_id,

@@ -7,7 +7,7 @@ import type { Database } from '../store.js';
 
 export function receiveVote(deps: ExecutorDeps) {
   return async (event: GraceEvent<'approval.vote.cast'>, ctx: HandlerContext<Database>): Promise<void> => {
-    const granted = await inStep(ctx.trx, ctx.emit, ctx.log, (step) => castVote(step, deps, event.data));
+    const granted = await inStep(ctx, (step) => castVote(step, deps, event.data));
     if (granted) ctx.afterCommit(deps.wake);
   };
 }

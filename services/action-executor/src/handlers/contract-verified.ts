@@ -8,7 +8,7 @@ import { lockContract, updateContract, type Database } from '../store.js';
 export function receiveVerdict(deps: ExecutorDeps) {
   return async (event: GraceEvent<'contract.verified'>, ctx: HandlerContext<Database>): Promise<void> => {
     const d = event.data;
-    const rollingBack = await inStep(ctx.trx, ctx.emit, ctx.log, async (step) => {
+    const rollingBack = await inStep(ctx, async (step) => {
       const contract = await lockContract(ctx.trx, d.contract_id);
       if (!contract) throw new PermanentError(`no contract ${d.contract_id} is known to this executor`);
       const verdict = { verdict: d.verdict, confidence: d.confidence, verification_id: d.verification_id };

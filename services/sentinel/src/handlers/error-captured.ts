@@ -2,7 +2,7 @@
 import type { GraceEvent } from '@grace/contracts';
 import type { HandlerContext } from '@grace/service-kit';
 import { classify, signatureOf } from '../domain/classify.js';
-import { incidentData, nextAttempt, transition, type LifecycleDeps, type Step } from '../remediation.js';
+import { incidentData, nextAttempt, stepOf, transition, type LifecycleDeps } from '../remediation.js';
 import {
   activeMute,
   addTransitions,
@@ -15,7 +15,7 @@ import {
 
 export function triageError(deps: LifecycleDeps) {
   return async (event: GraceEvent<'error.captured'>, ctx: HandlerContext<Database>): Promise<void> => {
-    const step: Step = { trx: ctx.trx, emit: ctx.emit, log: ctx.log, now: new Date() };
+    const step = stepOf(ctx);
     const cap = event.data;
     const cls = classify({
       kind: cap.kind,
@@ -96,7 +96,7 @@ export function triageError(deps: LifecycleDeps) {
         previous_status: 'detected',
         capture_id: cap.capture_id,
       });
-      ctx.afterCommit(() => deps.metrics.opened.inc());
+      step.afterCommit(() => deps.metrics.opened.inc());
       if (!mutedUntil) await nextAttempt(step, deps, opened, cls.reason);
       return;
     }

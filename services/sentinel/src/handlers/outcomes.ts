@@ -2,15 +2,8 @@
 // or denied -> the next playbook, or escalation. A tier >= 2 action judged drift or failed waits for its rollback.
 import type { GraceEvent } from '@grace/contracts';
 import type { HandlerContext } from '@grace/service-kit';
-import { awaitRollback, incidentData, settle, transition, type LifecycleDeps, type Step } from '../remediation.js';
+import { awaitRollback, incidentData, settle, stepOf, transition, type LifecycleDeps } from '../remediation.js';
 import { lockAttemptByAction, lockIncident, upsertStats, type Database } from '../store.js';
-
-const stepOf = (ctx: HandlerContext<Database>): Step => ({
-  trx: ctx.trx,
-  emit: ctx.emit,
-  log: ctx.log,
-  now: new Date(),
-});
 
 export function onExecuted() {
   return async (event: GraceEvent<'action.executed'>, ctx: HandlerContext<Database>): Promise<void> => {
