@@ -75,7 +75,8 @@ describe('a service process', () => {
         const child = spawnFixture('ledger-main.ts', [], env);
         const outcome = await Promise.race([
           exited(child).then(() => 'died' as const),
-          waitFor('the dead letter', deadLetter, 15_000).then(() => 'survived' as const),
+          // Starting from source under a full test run's load can take most of this; no speed is asserted.
+          waitFor('the dead letter', deadLetter, 45_000).then(() => 'survived' as const),
         ]);
         if (outcome === 'survived') survivor = child;
         else exits.push((await exited(child)).signal);
@@ -91,7 +92,7 @@ describe('a service process', () => {
       survivor?.kill('SIGTERM');
       if (survivor) await exited(survivor);
     }
-  });
+  }, 180_000);
 
   it('stops at start with exit code 78 and the name of a bad variable', async () => {
     const child = spawnFixture('ledger-main.ts', [], { ...sandbox.env, HTTP_PORT: 'eighty', LEDGER_DELAY_MS: '-5' });
