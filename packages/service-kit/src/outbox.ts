@@ -82,7 +82,7 @@ export interface RelayOptions {
  * Publishes outbox rows. The fast path: a transaction that wrote rows hands its events to `publishCommitted`
  * after the commit; they are published at once, in order, and marked sent by one statement for all that were
  * acknowledged meanwhile. No transaction, no SELECT: on this path an event costs its publish and a share of one
- * UPDATE, where the poll costs four statements per batch.
+ * UPDATE, where a batch of the poll costs a check and a transaction of four statements.
  *
  * The poll publishes the rest (rows older than `sweepAfterMs`: a publish that failed, a process killed between
  * commit and publish) in id order. Its rows are claimed with FOR UPDATE SKIP LOCKED inside a transaction that
