@@ -19,7 +19,7 @@ import { eventLogger, type Logger } from './logger.js';
 import type { KitMetrics } from './metrics.js';
 import { ensureConsumer } from './nats.js';
 import type { Naming } from './naming.js';
-import { recordInbox, recordInboxMany, writeOutbox, type KitTables } from './outbox.js';
+import { claimInbox, inboxHas, recordInbox, type KitTables } from './outbox.js';
 
 export interface EmitOptions {
   /** Defaults to the correlation id of the event being handled. */
@@ -29,11 +29,11 @@ export interface EmitOptions {
   subject?: string;
 }
 
-/** Collects events to publish; they are written to the outbox in the handler's transaction. */
+/** Collects events to publish; they are recorded with the inbox row in the handler's transaction and published after its commit. */
 export type Emit = <S extends EventSubject>(subject: S, data: EventData<S>, options?: EmitOptions) => GraceEvent<S>;
 
 export interface HandlerContext<DB> {
-  /** The transaction the handler's state change, the inbox row and the outbox rows commit in together. */
+  /** The transaction the handler's state change and the inbox row (with what the handler emitted) commit in together. */
   trx: Transaction<DB>;
   emit: Emit;
   log: Logger;
@@ -78,6 +78,11 @@ export interface ConsumerDefinition<DB, S extends EventSubject = EventSubject> {
    */
   handleBatch?: BatchHandler<DB, S>;
   /**
+   * With `batch` > 1: wait up to this long for more messages before handling a batch that is not full (default
+   * 0: what arrived in the same tick). Trades latency for fewer transactions, e.g. for a landing consumer.
+   */
+  lingerMs?: number;
+  /**
    * Applied to what a dead letter carries of the event (its JSON text, or the raw payload), so a dead
    * letter never keeps what the service would not store (e.g. trigger-mesh redacts secrets).
    */
@@ -96,7 +101,7 @@ export const TRANSACTIONAL_BATCH = 16;
 
 /**
  * One consumer per subject for handlers that do everything in the database (metrics and wake-ups after the
- * commit): events that arrive together share one transaction, one inbox statement and one outbox statement.
+ * commit): events that arrive together share one transaction and one inbox row.
  */
 export function transactionalConsumers<DB>(handlers: {
   [S in EventSubject]?: Handler<DB, S>;
@@ -128,8 +133,13 @@ export interface RunnerDeps {
   naming: Naming;
   log: Logger;
   metrics: KitMetrics;
-  /** Called after a commit that wrote these events to the outbox (the relay publishes them at once). */
-  onEmitted: (events: readonly GraceEvent[]) => void;
+  /** Publishes what handlers emitted, in order, resolving once JetStream acknowledged every event. */
+  publish: (events: readonly GraceEvent[]) => Promise<void>;
+}
+
+interface Admitted {
+  msg: JsMsg;
+  event: GraceEvent;
 }
 
 const RAW_PREVIEW_BYTES = 16 * 1024;
@@ -163,6 +173,8 @@ export class ConsumerRunner<DB> {
   private readonly batchMax: number;
   private readonly queue: { msg: JsMsg; release: () => void }[] = [];
   private flushScheduled = false;
+  private lingerTimer?: NodeJS.Timeout;
+  private readonly lingerMs: number;
   private readonly stopController = new AbortController();
 
   constructor(
@@ -176,6 +188,7 @@ export class ConsumerRunner<DB> {
     this.concurrency = def.concurrency ?? settings.concurrency;
     this.handlerTimeoutMs = def.handlerTimeoutMs ?? settings.handlerTimeoutMs;
     this.batchMax = Math.max(1, def.batch ?? 1);
+    this.lingerMs = this.batchMax > 1 ? Math.max(0, def.lingerMs ?? 0) : 0;
   }
 
   get inFlight(): number {
@@ -282,31 +295,29 @@ export class ConsumerRunner<DB> {
     };
     if (this.batchMax > 1) {
       this.queue.push({ msg, release });
-      if (!this.flushScheduled) {
+      if (this.queue.length >= this.batchMax) this.flush();
+      else if (!this.flushScheduled) {
         this.flushScheduled = true;
-        setImmediate(() => this.flush());
+        if (this.lingerMs > 0) this.lingerTimer = setTimeout(() => this.flush(), this.lingerMs);
+        else setImmediate(() => this.flush());
       }
       return;
     }
-    this.handle(msg)
+    this.handle([msg])
       .catch((err) => this.deps.log.error({ err, consumer: this.durable }, 'unexpected failure in consumer runner'))
       .finally(release);
   }
 
-  // Messages that arrived in the same tick are handled together, up to `batch` at a time.
+  // Messages that arrived in the same tick (or within `lingerMs`) are handled together, up to `batch` at a time.
   private flush(): void {
     this.flushScheduled = false;
+    clearTimeout(this.lingerTimer);
     while (this.queue.length > 0) {
       const items = this.queue.splice(0, this.batchMax);
-      this.handleBatch(items.map((i) => i.msg))
+      this.handle(items.map((i) => i.msg))
         .catch((err) => this.deps.log.error({ err, consumer: this.durable }, 'unexpected failure in consumer runner'))
         .finally(() => items.forEach((i) => i.release()));
     }
-  }
-
-  private async handle(msg: JsMsg): Promise<void> {
-    const event = await this.admit(msg);
-    if (event) await this.handleOne(msg, event);
   }
 
   /**
@@ -343,7 +354,8 @@ export class ConsumerRunner<DB> {
       return undefined;
     }
     const deliveries = msg.info.deliveryCount;
-    if (deliveries > this.settings.maxAttempts) {
+    // A handled event whose outputs were not all published comes back; it is replayed, not dead-lettered.
+    if (deliveries > this.settings.maxAttempts && !(await this.handledBefore(result.value.id))) {
       await this.deadLetter(
         msg,
         result.value,
@@ -373,132 +385,136 @@ export class ConsumerRunner<DB> {
     return eventLogger(this.deps.log, event, { consumer: this.durable, delivery: msg.info.deliveryCount });
   }
 
-  private async handleOne(msg: JsMsg, event: GraceEvent): Promise<void> {
-    const { metrics } = this.deps;
-    const subject = this.def.subject;
-    const deliveries = msg.info.deliveryCount;
-    const started = process.hrtime.bigint();
-    const labels = { consumer: this.durable, subject };
-    const log = this.logFor(msg, event);
-    const emitted: GraceEvent[] = [];
-    const committed: (() => void)[] = [];
-    let duplicate = false;
-    try {
-      await this.deps.db.transaction().execute(async (trx) => {
-        if (!(await recordInbox(trx, this.durable, event.id))) {
-          duplicate = true;
-          return;
-        }
-        const ctx: HandlerContext<DB> = {
-          trx: trx as unknown as Transaction<DB>,
-          emit: this.emitterFor(event, emitted),
-          log,
-          deliveryCount: deliveries,
-          afterCommit: (fn) => committed.push(fn),
-        };
-        await withTimeout(this.def.handler(event, ctx), this.handlerTimeoutMs, `handler for ${subject}`);
-        await writeOutbox(trx, emitted);
-      });
-    } catch (err) {
-      return this.fail(msg, event, err, log);
-    }
-    msg.ack();
-    metrics.handled.inc({ ...labels, outcome: duplicate ? 'duplicate' : 'ok' });
-    metrics.handlerDuration.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
-    if (duplicate) log.debug('redelivery of an event already handled; nothing changed');
-    else log.debug({ emitted: emitted.length }, 'event handled');
-    if (emitted.length > 0) this.deps.onEmitted(emitted);
-    runAfterCommit(committed, log);
+  private async handledBefore(eventId: string): Promise<boolean> {
+    return inboxHas(this.deps.db, this.durable, eventId).catch(() => true);
   }
 
   /**
-   * Several events in one transaction: one inbox statement, the handlers one after another, one outbox
-   * statement, one commit. If anything fails, the transaction rolls back and each event is handled on its
-   * own, so one bad event costs only itself (and the handlers must touch nothing but the database).
+   * Handle messages that arrived together: several in one transaction (one inbox claim, the handlers one after
+   * another or `handleBatch`, one inbox row, one commit); if that fails, each again on its own, so one bad event
+   * costs only itself (and batched handlers must touch nothing but the database).
    */
-  private async handleBatch(msgs: JsMsg[]): Promise<void> {
-    const admitted: { msg: JsMsg; event: GraceEvent }[] = [];
+  private async handle(msgs: JsMsg[]): Promise<void> {
+    const admitted: Admitted[] = [];
     for (const msg of msgs) {
       const event = await this.admit(msg);
       if (event) admitted.push({ msg, event });
     }
-    if (admitted.length <= 1) {
-      for (const { msg, event } of admitted) await this.handleOne(msg, event);
+    if (admitted.length === 0) return;
+    if (admitted.length === 1) {
+      const [only] = admitted as [Admitted];
+      await this.handleTogether(admitted).catch((err: unknown) => this.fail(only.msg, only.event, err));
       return;
     }
-    const { metrics, log } = this.deps;
+    try {
+      await this.handleTogether(admitted);
+    } catch (err) {
+      this.deps.log.info(
+        { err: errorMessage(err), consumer: this.durable, events: admitted.length },
+        'batch failed; handling its events one by one',
+      );
+      for (const one of admitted) {
+        await this.handleTogether([one]).catch((e: unknown) => this.fail(one.msg, one.event, e));
+      }
+    }
+  }
+
+  /**
+   * One transaction for `items`: claim them in the inbox (a redelivery of a handled event changes nothing), run
+   * the handlers, record one inbox row with what they emitted, commit. Then publish what was emitted (and, for a
+   * redelivery, what its first handling emitted) and wait for JetStream's acks, and only then ack the messages:
+   * a process killed between commit and publish leaves its messages unacknowledged, and their redelivery
+   * publishes the recorded events (same ids, so JetStream's duplicate window drops what did go out). Throws
+   * when the transaction fails (nothing committed).
+   */
+  private async handleTogether(items: Admitted[]): Promise<void> {
+    const { metrics } = this.deps;
     const subject = this.def.subject;
     const labels = { consumer: this.durable, subject };
     const started = process.hrtime.bigint();
     const emitted: GraceEvent[] = [];
     const committed: (() => void)[] = [];
-    let fresh = new Set<string>();
-    try {
-      await this.deps.db.transaction().execute(async (trx) => {
-        fresh = await recordInboxMany(
-          trx,
-          this.durable,
-          admitted.map((a) => a.event.id),
+    const replay = new Map<string, GraceEvent>();
+    const fresh = new Set<string>();
+    const single = items.length === 1 ? items[0] : undefined;
+    const log = single ? this.logFor(single.msg, single.event) : this.deps.log;
+    await this.deps.db.transaction().execute(async (trx) => {
+      const handled = await claimInbox(
+        trx,
+        this.durable,
+        items.map((i) => i.event.id),
+      );
+      const todo = items.filter(({ event }) => {
+        const before = handled.get(event.id);
+        if (before) for (const e of before) replay.set(e.id, e);
+        if (before || fresh.has(event.id)) return false;
+        fresh.add(event.id);
+        return true;
+      });
+      if (todo.length === 0) return;
+      const handleBatch = this.def.handleBatch;
+      if (handleBatch && todo.length > 1) {
+        const byEvent = new Map(todo.map(({ event }) => [event, this.emitterFor(event, emitted)]));
+        const ctx: BatchContext<DB> = {
+          trx: trx as unknown as Transaction<DB>,
+          emitFor: (event) => byEvent.get(event) ?? this.emitterFor(event, emitted),
+          log,
+          afterCommit: (fn) => committed.push(fn),
+        };
+        await withTimeout(
+          handleBatch(
+            todo.map((a) => a.event),
+            ctx,
+          ),
+          this.handlerTimeoutMs,
+          `batch handler for ${subject}`,
         );
-        const seen = new Set<string>();
-        const handled = admitted.filter(({ event }) => {
-          if (!fresh.has(event.id) || seen.has(event.id)) return false;
-          seen.add(event.id);
-          return true;
-        });
-        const handleBatch = this.def.handleBatch;
-        if (handleBatch && handled.length > 0) {
-          const byEvent = new Map(handled.map(({ event }) => [event, this.emitterFor(event, emitted)]));
-          const ctx: BatchContext<DB> = {
+      } else {
+        for (const { msg, event } of todo) {
+          const ctx: HandlerContext<DB> = {
             trx: trx as unknown as Transaction<DB>,
-            emitFor: (event) => byEvent.get(event) ?? this.emitterFor(event, emitted),
-            log,
+            emit: this.emitterFor(event, emitted),
+            log: single ? log : this.logFor(msg, event),
+            deliveryCount: msg.info.deliveryCount,
             afterCommit: (fn) => committed.push(fn),
           };
-          await withTimeout(
-            handleBatch(
-              handled.map((a) => a.event),
-              ctx,
-            ),
-            this.handlerTimeoutMs,
-            `batch handler for ${subject}`,
-          );
-        } else if (!handleBatch) {
-          for (const { msg, event } of handled) {
-            const ctx: HandlerContext<DB> = {
-              trx: trx as unknown as Transaction<DB>,
-              emit: this.emitterFor(event, emitted),
-              log: this.logFor(msg, event),
-              deliveryCount: msg.info.deliveryCount,
-              afterCommit: (fn) => committed.push(fn),
-            };
-            await withTimeout(this.def.handler(event, ctx), this.handlerTimeoutMs, `handler for ${subject}`);
-          }
+          await withTimeout(this.def.handler(event, ctx), this.handlerTimeoutMs, `handler for ${subject}`);
         }
-        await writeOutbox(trx, emitted);
-      });
+      }
+      await recordInbox(trx, this.durable, [...fresh], emitted);
+    });
+    runAfterCommit(committed, log);
+    for (const e of emitted) replay.delete(e.id);
+    try {
+      await this.deps.publish([...emitted, ...replay.values()]);
     } catch (err) {
-      log.info(
-        { err: errorMessage(err), consumer: this.durable, events: admitted.length },
-        'batch failed; handling its events one by one',
+      // Committed, not all published: the redelivery publishes the recorded events again.
+      log.warn(
+        { err: errorMessage(err), consumer: this.durable, events: items.length },
+        'could not publish what the handler emitted; the events come back and their outputs are published again',
       );
-      for (const { msg, event } of admitted) await this.handleOne(msg, event);
+      for (const { msg } of items) msg.nak(this.backoff(msg.info.deliveryCount));
       return;
     }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const counted = new Set<string>();
-    for (const { msg, event } of admitted) {
+    for (const { msg, event } of items) {
       msg.ack();
       const first = fresh.has(event.id) && !counted.has(event.id);
       counted.add(event.id);
       metrics.handled.inc({ ...labels, outcome: first ? 'ok' : 'duplicate' });
       metrics.handlerDuration.observe(labels, seconds);
     }
-    if (emitted.length > 0) this.deps.onEmitted(emitted);
-    runAfterCommit(committed, log);
+    if (fresh.size === 0) log.debug('redelivery of an event already handled; nothing changed');
+    else log.debug({ emitted: emitted.length, events: fresh.size }, 'events handled');
   }
 
-  private async fail(msg: JsMsg, event: GraceEvent, err: unknown, log: Logger): Promise<void> {
+  private backoff(deliveries: number): number {
+    return Math.min(this.settings.retryBaseMs * 2 ** (Math.min(deliveries, 30) - 1), this.settings.retryMaxMs);
+  }
+
+  private async fail(msg: JsMsg, event: GraceEvent, err: unknown): Promise<void> {
+    const log = this.logFor(msg, event);
     const deliveries = msg.info.deliveryCount;
     const kind = classifyError(err);
     this.deps.metrics.failed.inc({ consumer: this.durable, subject: this.def.subject, kind });
@@ -511,7 +527,7 @@ export class ConsumerRunner<DB> {
     if (deliveries >= this.settings.maxAttempts) {
       return this.deadLetter(msg, event, 'retries_exhausted', `failed ${deliveries} times; last error: ${reason}`);
     }
-    const delay = Math.min(this.settings.retryBaseMs * 2 ** (deliveries - 1), this.settings.retryMaxMs);
+    const delay = this.backoff(deliveries);
     log.warn({ err: reason, retry_in_ms: delay }, 'handler failed; will retry');
     msg.nak(delay);
   }

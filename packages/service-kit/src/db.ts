@@ -8,6 +8,8 @@ export interface DatabaseOptions {
   poolMax: number;
   statementTimeoutMs: number;
   applicationName: string;
+  /** Told of every commit the server makes for this pool: a COMMIT, or a statement outside a transaction. */
+  onCommit?: () => void;
 }
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -37,8 +39,34 @@ export function createPool(opts: DatabaseOptions): pg.Pool {
   pool.on('error', () => undefined);
   // A checked-out client has no pool listener: one that loses its server (a Postgres restart) while a
   // transaction holds it would crash the process. Its queries fail with the error; the pool drops it on release.
-  pool.on('connect', (client) => client.on('error', () => undefined));
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+    if (opts.onCommit) countCommits(client, opts.onCommit);
+  });
   return pool;
+}
+
+const BEGIN = /^\s*(begin|start\s+transaction)\b/i;
+const END = /^\s*(commit|end|rollback|abort)\b/i;
+
+/**
+ * Count the transactions a client commits as the server counts them (pg_stat_database.xact_commit): each COMMIT,
+ * and each statement run outside a transaction. Kysely sends BEGIN and COMMIT as plain statements, so the text
+ * of each query says which it is.
+ */
+function countCommits(client: pg.PoolClient, onCommit: () => void): void {
+  let inTransaction = false;
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+    const first = args[0];
+    const text = typeof first === 'string' ? first : ((first as { text?: string } | undefined)?.text ?? '');
+    if (BEGIN.test(text)) inTransaction = true;
+    else if (END.test(text)) {
+      if (inTransaction && /^\s*(commit|end)/i.test(text)) onCommit();
+      inTransaction = false;
+    } else if (!inTransaction) onCommit();
+    return query(...args);
+  };
 }
 
 export function createDb<DB>(opts: DatabaseOptions): { db: Kysely<DB>; pool: pg.Pool } {

@@ -12,6 +12,7 @@ export class KitMetrics {
   readonly outboxBacklog: Gauge;
   readonly outboxPublished: Counter;
   readonly queries: Counter<'subject' | 'outcome'>;
+  readonly dbCommits: Counter;
   readonly queryDuration: Histogram<'subject'>;
 
   constructor(service: string) {
@@ -62,7 +63,12 @@ export class KitMetrics {
     });
     this.outboxPublished = new Counter({
       name: 'grace_outbox_published_total',
-      help: 'Outbox rows published to JetStream',
+      help: 'Events published to JetStream by the outbox relay and by the consumer runner after a commit',
+      registers,
+    });
+    this.dbCommits = new Counter({
+      name: 'grace_db_commits_total',
+      help: 'Transactions this process committed in Postgres (each COMMIT, and each statement outside a transaction)',
       registers,
     });
     this.queries = new Counter({

@@ -52,6 +52,29 @@ const kitMigrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0003_inbox_batches': {
+    async up(db) {
+      // One inbox row per handled batch (the events' ids, and what they emitted, replayed on redelivery)
+      // instead of one per event. The rows of the old table move over, grouped per consumer and hour.
+      await sql`alter table inbox rename to inbox_events`.execute(db);
+      await sql`alter table inbox_events rename constraint inbox_pkey to inbox_events_pkey`.execute(db);
+      await sql`alter index inbox_handled_at rename to inbox_events_handled_at`.execute(db);
+      await db.schema
+        .createTable('inbox')
+        .addColumn('id', 'bigserial', (c) => c.primaryKey())
+        .addColumn('consumer', 'text', (c) => c.notNull())
+        .addColumn('event_ids', sql`text[]`, (c) => c.notNull())
+        .addColumn('outputs', 'jsonb')
+        .addColumn('handled_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .execute();
+      await sql`create index inbox_event_ids on inbox using gin (event_ids)`.execute(db);
+      await db.schema.createIndex('inbox_handled_at').on('inbox').column('handled_at').execute();
+      await sql`insert into inbox (consumer, event_ids, handled_at)
+                select consumer, array_agg(event_id), max(handled_at) from inbox_events
+                 group by consumer, date_trunc('hour', handled_at)`.execute(db);
+      await db.schema.dropTable('inbox_events').execute();
+    },
+  },
 };
 
 export class MigrationError extends Error {

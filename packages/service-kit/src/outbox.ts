@@ -8,7 +8,14 @@ import type { Logger } from './logger.js';
 import type { Naming } from './naming.js';
 
 export interface KitTables {
-  inbox: { consumer: string; event_id: string; handled_at: Generated<Date> };
+  /** One row per batch a consumer handled: the events' ids and what their handlers emitted (replayed on redelivery). */
+  inbox: {
+    id: Generated<string>;
+    consumer: string;
+    event_ids: string[];
+    outputs: unknown;
+    handled_at: Generated<Date>;
+  };
   file_versions: {
     version: Generated<number>;
     file: string;
@@ -39,26 +46,63 @@ export async function writeOutbox(trx: AnyDb, events: readonly GraceEvent[]): Pr
     .execute();
 }
 
-/** Record that `consumer` handled `eventId`; false when it already had (a redelivery). */
-export async function recordInbox(trx: AnyDb, consumer: string, eventId: string): Promise<boolean> {
-  const row = await trx
-    .insertInto('inbox')
-    .values({ consumer, event_id: eventId })
-    .onConflict((oc) => oc.doNothing())
-    .returning('event_id')
+/**
+ * Claim events for `consumer` inside the caller's transaction: a transaction-scoped advisory lock per event
+ * (taken in one fixed order, so concurrent batches cannot deadlock; a second delivery of an event being handled
+ * waits here until the first commits or rolls back), then one read of the inbox. Returns, for every event already
+ * handled, the events its batch emitted (to be published again: a redelivery after a commit whose publish did not
+ * complete). Writes no row.
+ */
+export async function claimInbox(
+  trx: Transaction<KitTables>,
+  consumer: string,
+  eventIds: readonly string[],
+): Promise<Map<string, GraceEvent[]>> {
+  await sql`select pg_advisory_xact_lock(k) from (
+      select distinct hashtextextended(${consumer} || ':' || id || ':' || current_schema(), 0) as k
+        from unnest(${eventIds}::text[]) as id) as keys
+      order by k`.execute(trx);
+  const rows = await trx
+    .selectFrom('inbox')
+    .select(['event_ids', 'outputs'])
+    .where('consumer', '=', consumer)
+    .where(sql<boolean>`event_ids && ${eventIds}::text[]`)
+    .execute();
+  const handled = new Map<string, GraceEvent[]>();
+  for (const row of rows) {
+    const outputs = (row.outputs ?? []) as GraceEvent[];
+    for (const id of row.event_ids) handled.set(id, outputs);
+  }
+  return handled;
+}
+
+/** Whether `consumer` has handled `eventId` (outside a transaction: for a message about to be dead-lettered). */
+export async function inboxHas(db: AnyDb, consumer: string, eventId: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('inbox')
+    .select('id')
+    .where('consumer', '=', consumer)
+    .where(sql<boolean>`event_ids @> array[${eventId}]::text[]`)
     .executeTakeFirst();
   return row !== undefined;
 }
 
-/** Record many handled events at once; returns the ids that were new (the rest are redeliveries). */
-export async function recordInboxMany(trx: AnyDb, consumer: string, eventIds: readonly string[]): Promise<Set<string>> {
-  const rows = await trx
+/** Record one handled batch (after `claimInbox` in the same transaction): one row, whatever its size. */
+export async function recordInbox(
+  trx: Transaction<KitTables>,
+  consumer: string,
+  eventIds: readonly string[],
+  outputs: readonly GraceEvent[],
+): Promise<void> {
+  if (eventIds.length === 0) return;
+  await trx
     .insertInto('inbox')
-    .values(eventIds.map((event_id) => ({ consumer, event_id })))
-    .onConflict((oc) => oc.doNothing())
-    .returning('event_id')
+    .values({
+      consumer,
+      event_ids: sql<string[]>`${eventIds}::text[]`,
+      outputs: outputs.length > 0 ? JSON.stringify(outputs) : null,
+    })
     .execute();
-  return new Set(rows.map((r) => r.event_id));
 }
 
 export interface RelayOptions {
@@ -148,6 +192,16 @@ export class OutboxRelay {
     );
     const tracked = publishing.finally(() => this.direct.delete(tracked));
     this.direct.add(tracked);
+  }
+
+  /**
+   * Publish events in order and wait for every JetStream ack (the consumer runner's path for what a handler
+   * emitted: their message is acknowledged only after this). Throws when any publish fails.
+   */
+  async publishAll(events: readonly GraceEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    await Promise.all(events.map((event) => this.publishEvent(event.type, event)));
+    this.opts.onPublished?.(events.length);
   }
 
   private publishEvent(subject: string, event: GraceEvent) {

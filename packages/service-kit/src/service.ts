@@ -138,6 +138,7 @@ export async function startService<DB, P extends TProperties>(
     statementTimeoutMs: config.DB_STATEMENT_TIMEOUT_MS,
     // Which service and which deployment's schema a connection is, in pg_stat_activity (at most 63 characters).
     applicationName: `${def.name}:${schema}`.slice(0, 63),
+    onCommit: () => metrics.dbCommits.inc(),
   });
   const kitDb = db as unknown as Kysely<KitTables>;
   let migrated = false;
@@ -255,7 +256,7 @@ export async function startService<DB, P extends TProperties>(
           handlerTimeoutMs: config.HANDLER_TIMEOUT_MS,
           maxEventBytes: config.MAX_EVENT_BYTES,
         },
-        { db: kitDb, js, jsm, naming, log, metrics, onEmitted: (events) => relay.publishCommitted(events) },
+        { db: kitDb, js, jsm, naming, log, metrics, publish: (events) => relay.publishAll(events) },
       ),
   );
   for (const r of runners) await r.provision().catch(failStart);

@@ -26,7 +26,7 @@ describe('consumer runner', () => {
     });
   const letterFor = (eventId: string) => async () => (await deadLetters()).find((d) => d.letter.event_id === eventId);
 
-  it('handles an event once: state, inbox and outbox commit together and the emitted event is published', async () => {
+  it('handles an event once: state and inbox (with what it emitted) commit together, then the emitted event is published', async () => {
     const event = sampleReported({ message: 'first' });
     await publishRaw(sandbox, 'error.reported', JSON.stringify(event));
     await waitFor('the ledger row', async () => (await count(sandbox, 'ledger', `event_id = '${event.id}'`)) === 1);
@@ -41,7 +41,41 @@ describe('consumer runner', () => {
     expect(out.correlationid).toBe(event.correlationid);
     expect(out.source).toBe('grace/ledger');
     expect(out.traceparent?.split('-')[1]).toBe(event.traceparent?.split('-')[1]);
-    expect(await count(sandbox, 'inbox', `event_id = '${event.id}'`)).toBe(1);
+    expect(await count(sandbox, 'inbox', `'${event.id}' = any(event_ids)`)).toBe(1);
+    // What a handler emits is published from the inbox record after the commit: no outbox row.
+    expect(await count(sandbox, 'outbox')).toBe(0);
+  });
+
+  it('publishes what a committed handler emitted when its message comes back after a failed publish', async () => {
+    const stream = `${sandbox.namespace}_GRACE_ERRORS`;
+    const { config } = await sandbox.jsm.streams.info(stream);
+    // The stream stops taking error.captured: the handler commits, its publish fails, the message is nak'ed.
+    await sandbox.jsm.streams.update(stream, { subjects: [`${sandbox.namespace}.security.>`] });
+    const event = sampleReported({ message: 'published on redelivery' });
+    try {
+      await publishRaw(sandbox, 'error.reported', JSON.stringify(event));
+      await waitFor('the ledger row', async () => (await count(sandbox, 'ledger', `event_id = '${event.id}'`)) === 1);
+      await waitFor('a redelivery', async () => {
+        const metrics = await service.runtime.metrics.registry.getSingleMetricAsString('grace_events_handled_total');
+        return /outcome="ok"/.test(metrics) && (await service.consumers[0]!.info()).ackPending > 0;
+      });
+    } finally {
+      await sandbox.jsm.streams.update(stream, { subjects: config.subjects });
+    }
+    const captured = async () =>
+      (await readStream(sandbox, 'GRACE_ERRORS')).filter(
+        (m) =>
+          m.subject.endsWith('.error.captured') &&
+          (m.data as GraceEvent<'error.captured'>).data.reported_event_id === event.id,
+      );
+    await waitFor(
+      'the emitted event, published by the redelivery',
+      async () => (await captured()).length === 1,
+      20_000,
+    );
+    await waitFor('the message acknowledged', async () => (await service.consumers[0]!.info()).ackPending === 0);
+    expect(await captured()).toHaveLength(1);
+    expect(await count(sandbox, 'ledger', `event_id = '${event.id}'`)).toBe(1);
   });
 
   it('treats a redelivered event (same event id again) as a no-op through the inbox', async () => {

@@ -145,9 +145,11 @@ describe('learning-loop', () => {
     await waitFor(
       'every event handled',
       async () =>
-        (await count(sandbox, 'inbox', "consumer like '%contract_verified'")) === 200 &&
-        (await count(sandbox, 'inbox', "consumer like '%rolled_back'")) === rollbacks.length &&
-        (await count(sandbox, 'inbox', "consumer like '%denied'")) === 5,
+        (await count(sandbox, 'inbox cross join unnest(event_ids) as e', "consumer like '%contract_verified'")) ===
+          200 &&
+        (await count(sandbox, 'inbox cross join unnest(event_ids) as e', "consumer like '%rolled_back'")) ===
+          rollbacks.length &&
+        (await count(sandbox, 'inbox cross join unnest(event_ids) as e', "consumer like '%denied'")) === 5,
       30_000,
     );
     expect(await count(sandbox, 'outcomes', 'verdict is not null')).toBe(100);
