@@ -75,6 +75,26 @@ const kitMigrations: Record<string, Migration> = {
       await db.schema.dropTable('inbox_events').execute();
     },
   },
+  '0004_outbox_cursor': {
+    async up(db) {
+      // Rows are no longer marked sent one by one: a sweep walks them in (xid, id) order behind one cursor row.
+      await sql`alter table outbox add column xid xid8 not null default pg_current_xact_id()`.execute(db);
+      await sql`create index outbox_xid_id on outbox (xid, id)`.execute(db);
+      await db.schema
+        .createTable('outbox_cursor')
+        .addColumn('id', 'integer', (c) => c.primaryKey().check(sql`id = 1`))
+        .addColumn('xid', sql`xid8`, (c) => c.notNull())
+        .addColumn('last_id', 'bigint', (c) => c.notNull())
+        .execute();
+      // Every existing row has this transaction's xid: the cursor stops just before the first pending one.
+      await sql`insert into outbox_cursor (id, xid, last_id)
+                select 1, pg_current_xact_id(),
+                       coalesce((select min(id) - 1 from outbox where status = 'pending'), (select max(id) from outbox), 0)`.execute(
+        db,
+      );
+      await sql`alter table outbox drop column status, drop column sent_at`.execute(db);
+    },
+  },
 };
 
 export class MigrationError extends Error {

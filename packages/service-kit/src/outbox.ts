@@ -26,13 +26,15 @@ export interface KitTables {
   };
   outbox: {
     id: Generated<string>;
+    /** The writing transaction's id (xid8): the sweep passes a row only once every older transaction ended. */
+    xid: Generated<string>;
     event_id: string;
     subject: string;
     payload: unknown;
-    status: Generated<'pending' | 'sent'>;
     created_at: Generated<Date>;
-    sent_at: Date | null;
   };
+  /** How far the sweep has gone, in (xid, id) order: one row per schema. */
+  outbox_cursor: { id: number; xid: string; last_id: string };
 }
 
 type AnyDb = Kysely<KitTables> | Transaction<KitTables>;
@@ -122,18 +124,29 @@ export interface RelayOptions {
   onPublished?: (count: number) => void;
 }
 
+interface Cursor {
+  xid: string;
+  id: string;
+}
+
+const after = (a: Cursor, b: Cursor) => {
+  const [ax, bx] = [BigInt(a.xid), BigInt(b.xid)];
+  return ax !== bx ? ax > bx : BigInt(a.id) > BigInt(b.id);
+};
+
 /**
- * Publishes outbox rows. The fast path: a transaction that wrote rows hands its events to `publishCommitted`
- * after the commit; they are published at once, in order, and marked sent by one statement for all that were
- * acknowledged meanwhile. No transaction, no SELECT: on this path an event costs its publish and a share of one
- * UPDATE, where a batch of the poll costs a check and a transaction of four statements.
+ * Publishes outbox rows without marking each one. The fast path: a transaction that wrote rows hands its events
+ * to `publishCommitted` after the commit; they are published at once, in order, and remembered in memory.
  *
- * The poll publishes the rest (rows older than `sweepAfterMs`: a publish that failed, a process killed between
- * commit and publish) in id order. Its rows are claimed with FOR UPDATE SKIP LOCKED inside a transaction that
- * stays open until JetStream acknowledged every message of the batch, so several relays never publish the same
- * row at once, and a relay killed mid-batch leaves its rows pending for the next one. Whatever is published
- * twice (by both paths, or again after a crash) carries the same msg id (the event id), so JetStream's
- * duplicate window drops it, and the consumers' inboxes would drop it after that.
+ * The sweep is for what that path did not publish (a failed publish, a process killed between commit and
+ * publish). It walks the outbox in (xid, id) order behind a cursor (`outbox_cursor`, one row): it passes a row
+ * only when every transaction older than the row's has ended (`xid < pg_snapshot_xmin(...)`), so a transaction
+ * that commits late is never stepped over, and only when the row is older than `sweepAfterMs` (younger rows are
+ * the writer's to publish). Rows this process published are skipped; the others are published, JetStream acks
+ * them, and the cursor moves past them in the same transaction, claimed with FOR UPDATE SKIP LOCKED so one relay
+ * sweeps at a time. So an event costs one row insert, and a sweep that moves costs one cursor update for all
+ * the rows it passed. Whatever is published twice (a row another replica published directly, or again after a
+ * crash) carries the same msg id (the event id): JetStream's duplicate window drops it, consumers' inboxes after.
  */
 export class OutboxRelay {
   private running = false;
@@ -143,11 +156,11 @@ export class OutboxRelay {
   private readonly stopController = new AbortController();
   /** Direct publishes in flight (awaited by stop). */
   private readonly direct = new Set<Promise<void>>();
-  /** Event ids published directly and not yet marked sent. */
-  private readonly acknowledged: string[] = [];
-  private marking?: Promise<void>;
-  /** Direct publishes that failed, and how many of them a poll had seen when it last drained every pending row:
-   * while they differ, the poll takes every pending row, however fresh. */
+  /** Event ids published directly that the sweep has not passed yet, with when (entries expire after an hour). */
+  private readonly published = new Map<string, number>();
+  private cursor?: Cursor;
+  /** Direct publishes that failed, and how many of them a sweep had seen when it last passed every row: while
+   * they differ, the sweep takes every row, however fresh. */
   private directFailures = 0;
   private sweptFailures = 0;
 
@@ -159,15 +172,15 @@ export class OutboxRelay {
     this.loop = this.run();
   }
 
-  /** Publish promptly (called after a commit that wrote to the outbox). */
+  /** Sweep promptly. */
   wake(): void {
     this.pendingWake = true;
     this.wakeUp?.();
   }
 
   /**
-   * Publish events a transaction has just committed to the outbox (in the order it wrote them), then mark
-   * them sent. Never throws: on failure the rows stay pending and the poll publishes them.
+   * Publish events a transaction has just committed to the outbox (in the order it wrote them). Never throws:
+   * on failure the sweep publishes them.
    */
   publishCommitted(events: readonly GraceEvent[]): void {
     if (events.length === 0) return;
@@ -177,9 +190,9 @@ export class OutboxRelay {
     }
     const publishing: Promise<void> = Promise.all(events.map((event) => this.publishEvent(event.type, event))).then(
       () => {
-        this.acknowledged.push(...events.map((e) => e.id));
+        const now = Date.now();
+        for (const e of events) this.published.set(e.id, now);
         this.opts.onPublished?.(events.length);
-        this.markSent();
       },
       (err: unknown) => {
         this.opts.log.debug(
@@ -214,63 +227,69 @@ export class OutboxRelay {
     });
   }
 
-  /** One UPDATE for every event acknowledged since the last one (they pile up while it runs). */
-  private markSent(): void {
-    this.marking ??= (async () => {
-      while (this.acknowledged.length > 0) {
-        const ids = this.acknowledged.splice(0, 1_000);
-        try {
-          await this.opts.db
-            .updateTable('outbox')
-            .set({ status: 'sent', sent_at: sql<Date>`now()` })
-            .where('event_id', 'in', ids)
-            .where('status', '=', 'pending')
-            .execute();
-        } catch (err) {
-          // They stay pending: the poll publishes them again and JetStream drops the duplicates.
-          this.opts.log.warn({ err: errorMessage(err), events: ids.length }, 'could not mark published rows sent');
-        }
-      }
-    })().finally(() => {
-      this.marking = undefined;
-      if (this.acknowledged.length > 0) this.markSent();
-    });
+  /** Rows the sweep may pass now: past `from`, every older transaction ended, older than `sweepAfterMs`. */
+  private sweepable(q: AnyDb, from: Cursor, sweepAfterMs: number) {
+    return q
+      .selectFrom('outbox')
+      .where(sql<boolean>`(xid, id) > (${from.xid}::xid8, ${from.id}::bigint)`)
+      .where(sql<boolean>`xid < pg_snapshot_xmin(pg_current_snapshot())`)
+      .where('created_at', '<', sql<Date>`now() - make_interval(secs => ${sweepAfterMs / 1000})`);
   }
 
-  /** Publish one batch; returns how many rows were published. */
+  /** Sweep one batch; returns how many rows the cursor passed (published now, or already by this process). */
   async publishBatch(options: { all?: boolean } = {}): Promise<number> {
     const { db, batchSize } = this.opts;
     const sweepAfterMs = options.all ? 0 : (this.opts.sweepAfterMs ?? 0);
-    const pendingIn = (q: AnyDb) => {
-      const pending = q.selectFrom('outbox').where('status', '=', 'pending');
-      return sweepAfterMs > 0
-        ? pending.where('created_at', '<', sql<Date>`now() - make_interval(secs => ${sweepAfterMs / 1000})`)
-        : pending;
-    };
-    // An idle poll (the usual case now that committed events are published at once) is one statement.
-    if ((await pendingIn(db).select('id').limit(1).executeTakeFirst()) === undefined) return 0;
-    return db.transaction().execute(async (trx) => {
-      const rows = await pendingIn(trx)
-        .select(['id', 'event_id', 'subject', 'payload'])
-        .orderBy('id')
-        .limit(batchSize)
+    // An idle poll is one statement.
+    if (this.cursor && !(await this.sweepable(db, this.cursor, sweepAfterMs).select('id').limit(1).executeTakeFirst()))
+      return 0;
+    const { passed, publishedNow, cursor } = await db.transaction().execute(async (trx) => {
+      const saved = await trx
+        .selectFrom('outbox_cursor')
+        .select([sql<string>`xid::text`.as('xid'), sql<string>`last_id::text`.as('id')])
+        .where('id', '=', 1)
         .forUpdate()
         .skipLocked()
+        .executeTakeFirst();
+      // Another relay is sweeping.
+      if (!saved) return { passed: 0, publishedNow: 0, cursor: undefined };
+      const from = this.cursor && after(this.cursor, saved) ? this.cursor : saved;
+      const rows = await this.sweepable(trx, from, sweepAfterMs)
+        .select([
+          sql<string>`xid::text`.as('xid_text'),
+          sql<string>`id::text`.as('id_text'),
+          'event_id',
+          'subject',
+          'payload',
+        ])
+        .orderBy(sql`xid`)
+        .orderBy(sql`id`)
+        .limit(batchSize)
         .execute();
-      if (rows.length === 0) return 0;
+      const last = rows.at(-1);
+      if (!last) return { passed: 0, publishedNow: 0, cursor: from };
+      const missing = rows.filter((row) => !this.published.has(row.event_id));
       // Issued in order on one connection, so the stream keeps the outbox order; acks are awaited together.
-      await Promise.all(rows.map((row) => this.publishEvent(row.subject, row.payload as GraceEvent)));
+      await Promise.all(missing.map((row) => this.publishEvent(row.subject, row.payload as GraceEvent)));
       await trx
-        .updateTable('outbox')
-        .set({ status: 'sent', sent_at: sql<Date>`now()` })
-        .where(
-          'id',
-          'in',
-          rows.map((r) => r.id),
-        )
+        .updateTable('outbox_cursor')
+        .set({ xid: sql<string>`${last.xid_text}::xid8`, last_id: last.id_text })
+        .where('id', '=', 1)
         .execute();
-      return rows.length;
+      for (const row of rows) this.published.delete(row.event_id);
+      return { passed: rows.length, publishedNow: missing.length, cursor: { xid: last.xid_text, id: last.id_text } };
     });
+    if (cursor) this.cursor = cursor;
+    if (publishedNow > 0) this.opts.onPublished?.(publishedNow);
+    return passed;
+  }
+
+  private forgetOld(): void {
+    const cutoff = Date.now() - 3_600_000;
+    for (const [id, at] of this.published) {
+      if (at >= cutoff) break;
+      this.published.delete(id);
+    }
   }
 
   private async run(): Promise<void> {
@@ -278,14 +297,14 @@ export class OutboxRelay {
     let failures = 0;
     while (this.running) {
       this.pendingWake = false;
-      let published = 0;
+      let passed = 0;
       try {
         const failed = this.directFailures;
         const all = failed !== this.sweptFailures;
-        published = await this.publishBatch({ all });
-        if (all && published < this.opts.batchSize) this.sweptFailures = failed;
+        passed = await this.publishBatch({ all });
+        if (all && passed < this.opts.batchSize) this.sweptFailures = failed;
         failures = 0;
-        if (published > 0) this.opts.onPublished?.(published);
+        this.forgetOld();
       } catch (err) {
         failures++;
         const delay = Math.min(pollMs * 2 ** failures, 10_000);
@@ -293,7 +312,7 @@ export class OutboxRelay {
         await sleep(delay, this.stopController.signal);
         continue;
       }
-      if (published > 0 || this.pendingWake) continue;
+      if (passed > 0 || this.pendingWake) continue;
       const signal = this.stopController.signal;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, pollMs);
@@ -309,15 +328,14 @@ export class OutboxRelay {
     }
   }
 
-  /** Stop the loop, then publish whatever is still pending, within `timeoutMs`. Returns rows left pending. */
+  /** Stop the loop, then sweep whatever is still behind the cursor, within `timeoutMs`. Returns rows left. */
   async stop(timeoutMs: number): Promise<number> {
     this.running = false;
     this.stopController.abort();
     await this.loop;
     const deadline = Date.now() + timeoutMs;
-    // Direct publishes end within the publish timeout; their rows are then marked sent or left to the flush.
+    // Direct publishes end within the publish timeout; the sweep then skips what they published.
     await Promise.all(this.direct);
-    await this.marking;
     while (Date.now() < deadline) {
       try {
         if ((await this.publishBatch({ all: true })) === 0) break;
@@ -329,21 +347,24 @@ export class OutboxRelay {
     return this.backlog();
   }
 
+  /** Rows committed and not yet published: behind the cursor and not published by this process. */
   async backlog(): Promise<number> {
     const row = await this.opts.db
       .selectFrom('outbox')
+      .innerJoin('outbox_cursor', (j) => j.on('outbox_cursor.id', '=', 1))
       .select((eb) => eb.fn.countAll<string>().as('n'))
-      .where('status', '=', 'pending')
+      .where(sql<boolean>`(outbox.xid, outbox.id) > (outbox_cursor.xid, outbox_cursor.last_id)`)
+      .where(sql<boolean>`not (outbox.event_id = any(${[...this.published.keys()]}::text[]))`)
       .executeTakeFirstOrThrow();
     return Number(row.n);
   }
 
-  /** Delete sent rows older than the retention (pending rows are never deleted). */
+  /** Delete rows the sweep has passed that are older than the retention. */
   async prune(retentionHours: number): Promise<number> {
     const result = await this.opts.db
       .deleteFrom('outbox')
-      .where('status', '=', 'sent')
-      .where('sent_at', '<', sql<Date>`now() - make_interval(hours => ${retentionHours})`)
+      .where('created_at', '<', sql<Date>`now() - make_interval(hours => ${retentionHours})`)
+      .where(sql<boolean>`(xid, id) <= (select xid, last_id from outbox_cursor where id = 1)`)
       .executeTakeFirst();
     return Number(result.numDeletedRows);
   }

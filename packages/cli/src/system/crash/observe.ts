@@ -69,7 +69,8 @@ export async function outboxUnsent(pool: pg.Pool): Promise<Record<string, number
     const schema = schemaOfService(service);
     const row = await one<{ n: number }>(
       pool,
-      `select count(*)::int as n from "${schema}".outbox where status <> 'sent'`,
+      `select count(*)::int as n from "${schema}".outbox o join "${schema}".outbox_cursor c on c.id = 1
+        where (o.xid, o.id) > (c.xid, c.last_id)`,
     );
     out[schema] = row.n;
   }
