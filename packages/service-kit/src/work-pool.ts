@@ -11,6 +11,11 @@ export interface WorkPoolOptions<T> {
   pollMs: number;
   /** Claim one item (e.g. `FOR UPDATE SKIP LOCKED` with a lease), or undefined when there is none. */
   claim: () => Promise<T | undefined>;
+  /**
+   * Claim up to `max` items in one statement (instead of `claim`): a worker that finds work claims for every
+   * free worker at once, and hands the rest to them, so a burst costs one claim, not one per item.
+   */
+  claimMany?: (max: number) => Promise<T[]>;
   /** Run one claimed item; a throw is logged and the item's lease lets it be claimed again later. */
   run: (item: T) => Promise<void>;
   log: Logger;
@@ -29,6 +34,10 @@ export class WorkPool<T> {
   private waiting: (() => void)[] = [];
   private pendingWake = false;
   private polling = false;
+  /** Items claimed for workers that have not taken them yet. */
+  private readonly ready: T[] = [];
+  private busy = 0;
+  private claiming?: Promise<T[]>;
 
   constructor(private readonly options: WorkPoolOptions<T>) {}
 
@@ -71,12 +80,33 @@ export class WorkPool<T> {
     });
   }
 
+  // One claimMany at a time: a worker that arrives while one runs takes from what it brings.
+  private async next(): Promise<T | undefined> {
+    const { claim, claimMany, workers } = this.options;
+    const ready = this.ready.shift();
+    if (ready !== undefined || !claimMany) return ready ?? claim();
+    if (this.claiming) {
+      await this.claiming.catch(() => undefined);
+      return this.ready.shift();
+    }
+    const claiming = claimMany(Math.max(1, workers - this.busy - this.ready.length));
+    this.claiming = claiming;
+    try {
+      const [first, ...rest] = await claiming;
+      this.ready.push(...rest);
+      for (let i = 0; i < rest.length; i++) this.wake();
+      return first;
+    } finally {
+      this.claiming = undefined;
+    }
+  }
+
   private async loop(): Promise<void> {
-    const { claim, run, log, onBusy } = this.options;
+    const { run, log, onBusy } = this.options;
     while (this.running) {
       let item: T | undefined;
       try {
-        item = await claim();
+        item = await this.next();
       } catch (err) {
         log.error({ err: errorMessage(err) }, 'claiming work failed; retrying');
       }
@@ -86,12 +116,14 @@ export class WorkPool<T> {
       }
       // There may be more: the next idle worker looks too.
       this.wake();
+      this.busy++;
       onBusy?.(1);
       try {
         await run(item);
       } catch (err) {
         log.error({ err: errorMessage(err) }, 'work item failed; its lease lets it be claimed again');
       } finally {
+        this.busy--;
         onBusy?.(-1);
       }
     }

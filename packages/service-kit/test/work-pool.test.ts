@@ -80,4 +80,45 @@ describe('WorkPool', () => {
     await q.pool.stop();
     expect(q.done).toEqual([1, 2]);
   });
+
+  it('with claimMany, claims a burst for every idle worker in one call and runs each item once', async () => {
+    const queue: number[] = [];
+    const done: number[] = [];
+    const claimed: number[] = [];
+    let busy = 0;
+    let busiest = 0;
+    const pool = new WorkPool<number>({
+      workers: 4,
+      pollMs: 60_000,
+      claim: async () => {
+        throw new Error('claim is not used when claimMany is given');
+      },
+      claimMany: async (max) => {
+        const items = queue.splice(0, max);
+        if (items.length > 0) claimed.push(items.length);
+        return items;
+      },
+      run: async (item) => {
+        busy++;
+        busiest = Math.max(busiest, busy);
+        await sleep(50);
+        busy--;
+        done.push(item);
+      },
+      log,
+    });
+    pool.start();
+    await sleep(20);
+    for (let burst = 0; burst < 3; burst++) {
+      queue.push(...[0, 1, 2, 3].map((i) => burst * 4 + i));
+      pool.wake();
+      const started = Date.now();
+      while (done.length < (burst + 1) * 4 && Date.now() - started < 5_000) await sleep(10);
+    }
+    await pool.stop();
+    expect([...done].sort((a, b) => a - b)).toEqual(Array.from({ length: 12 }, (_, i) => i));
+    expect(busiest).toBe(4);
+    // Each burst of four reached the four idle workers through one claim (one claim per item would make 12).
+    expect(claimed).toEqual([4, 4, 4]);
+  });
 });

@@ -1,6 +1,6 @@
 // verifier as a service definition: the consumers (executed actions, captured errors), the queries, and the
 // workers that judge verifications when they are due.
-import { consumer, every, WorkPool, type ServiceDefinition } from '@grace/service-kit';
+import { consumer, every, TRANSACTIONAL_BATCH, WorkPool, type ServiceDefinition } from '@grace/service-kit';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { config } from './config.js';
@@ -68,7 +68,8 @@ export const verifier: ServiceDefinition<Database, typeof config> = {
     const pool = new WorkPool<VerificationRow>({
       workers: c.WORKERS,
       pollMs: c.WORK_POLL_MS,
-      claim: () => claimDue(db, owner, LEASE_MS),
+      claim: async () => (await claimDue(db, owner, LEASE_MS))[0],
+      claimMany: (max) => claimDue(db, owner, LEASE_MS, max),
       run,
       log,
       onBusy: (change) => metrics.workersBusy.inc(change),
@@ -87,6 +88,9 @@ export const verifier: ServiceDefinition<Database, typeof config> = {
         consumer<Database, 'action.executed'>({
           subject: 'action.executed',
           handler: queueJudgement(c.CAPTURE_SETTLE_MS, () => pool.wake()),
+          // Its handler only queues a row (the wake runs after the commit): safe to batch.
+          batch: TRANSACTIONAL_BATCH,
+          concurrency: TRANSACTIONAL_BATCH,
         }),
         consumer<Database, 'error.captured'>({
           subject: 'error.captured',

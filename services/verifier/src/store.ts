@@ -68,18 +68,18 @@ export async function queueVerification(trx: Db, row: Insertable<VerificationsTa
   return inserted !== undefined;
 }
 
-/** Claim the verification due first (or one whose worker's lease ran out); SKIP LOCKED across replicas. */
-export async function claimDue(db: Kysely<Database>, owner: string, leaseMs: number) {
+/** Claim up to `max` due verifications (or ones whose worker's lease ran out) in one statement; SKIP LOCKED. */
+export async function claimDue(db: Kysely<Database>, owner: string, leaseMs: number, max = 1) {
   const result = await sql<VerificationRow>`
     update verifications set lease_owner = ${owner}, lease_until = now() + make_interval(secs => ${leaseMs / 1000})
-    where id = (
+    where id in (
       select id from verifications
       where status = 'pending' and due_at <= now() and (lease_until is null or lease_until < now())
       order by due_at
       for update skip locked
-      limit 1)
+      limit ${max})
     returning *`.execute(db);
-  return result.rows[0];
+  return result.rows.sort((a, b) => new Date(a.due_at).getTime() - new Date(b.due_at).getTime());
 }
 
 /** Store the verdict; false when another worker got there first (the lease was lost). */
