@@ -61,28 +61,20 @@ type Db = Kysely<Database> | Transaction<Database>;
 /** The statistics key of a playbook over every signature. */
 export const OVERALL = '';
 
-/**
- * Insert the outcome of an action, or lock the existing one; `created` tells which. The caller then sets what
- * the event adds, so a second event about the same action (verdict, rollback, denial) completes the record.
- */
-export async function lockOutcome(
-  trx: Transaction<Database>,
-  row: Insertable<OutcomesTable>,
-): Promise<{ outcome: OutcomeRow; created: boolean }> {
+/** The outcome record of an action, locked for this transaction; undefined when there is none yet. */
+export async function lockExistingOutcome(trx: Transaction<Database>, actionId: string) {
+  return trx.selectFrom('outcomes').selectAll().where('action_id', '=', actionId).forUpdate().executeTakeFirst();
+}
+
+/** Insert a whole outcome record in one statement; false when another transaction inserted it first. */
+export async function insertOutcome(trx: Transaction<Database>, row: Insertable<OutcomesTable>): Promise<boolean> {
   const inserted = await trx
     .insertInto('outcomes')
     .values(row)
     .onConflict((oc) => oc.column('action_id').doNothing())
-    .returningAll()
+    .returning('action_id')
     .executeTakeFirst();
-  if (inserted) return { outcome: inserted, created: true };
-  const outcome = await trx
-    .selectFrom('outcomes')
-    .selectAll()
-    .where('action_id', '=', row.action_id)
-    .forUpdate()
-    .executeTakeFirstOrThrow();
-  return { outcome, created: false };
+  return inserted !== undefined;
 }
 
 export async function updateOutcome(

@@ -4,7 +4,15 @@
 import type { EventData, GraceEvent } from '@grace/contracts';
 import type { HandlerContext } from '@grace/service-kit';
 import { applyOutcome, type OutcomeDelta } from '../domain/statistics.js';
-import { lockOutcome, OVERALL, updateOutcome, updateStatistics, type Database, type OutcomeRow } from '../store.js';
+import {
+  insertOutcome,
+  lockExistingOutcome,
+  OVERALL,
+  updateOutcome,
+  updateStatistics,
+  type Database,
+  type OutcomeRow,
+} from '../store.js';
 
 type ActionFacts = Pick<
   EventData<'action.denied'>,
@@ -23,23 +31,43 @@ async function record(
   apply: (outcome: OutcomeRow) => { changes: Parameters<typeof updateOutcome>[2]; delta?: OutcomeDelta } | undefined,
   halfLifeMs: number,
 ) {
-  const { outcome } = await lockOutcome(ctx.trx, {
-    action_id: facts.action_id,
-    incident_id: facts.incident_id ?? null,
-    playbook: facts.playbook,
-    signature: facts.signature ?? null,
-    service: facts.target.service,
-    environment: facts.target.environment,
-    adapter: facts.adapter,
-    action: facts.action,
-    tier: facts.tier,
-    recorded_at: now,
-  });
+  const changeStatistics = async (outcome: OutcomeRow, delta: OutcomeDelta | undefined) => {
+    if (delta) await updateStatistics(ctx.trx, keysOf(outcome), (s) => applyOutcome(s, delta, halfLifeMs), now);
+  };
+  let outcome = await lockExistingOutcome(ctx.trx, facts.action_id);
+  if (!outcome) {
+    // The first fact about the action: the record is written whole, in one insert.
+    const blank: OutcomeRow = {
+      action_id: facts.action_id,
+      contract_id: null,
+      incident_id: facts.incident_id ?? null,
+      playbook: facts.playbook,
+      signature: facts.signature ?? null,
+      service: facts.target.service,
+      environment: facts.target.environment,
+      adapter: facts.adapter,
+      action: facts.action,
+      tier: facts.tier,
+      verdict: null,
+      confidence: null,
+      execution_result: null,
+      denied: false,
+      rolled_back: false,
+      execution_ms: null,
+      time_to_verify_ms: null,
+      verified_at: null,
+      recorded_at: now,
+    };
+    const step = apply(blank);
+    if (await insertOutcome(ctx.trx, { ...blank, ...step?.changes })) return changeStatistics(blank, step?.delta);
+    // Another fact about the same action was recorded meanwhile: complete that record instead.
+    outcome = await lockExistingOutcome(ctx.trx, facts.action_id);
+    if (!outcome) throw new Error(`outcome of action ${facts.action_id} vanished`);
+  }
   const step = apply(outcome);
   if (!step) return;
   await updateOutcome(ctx.trx, outcome.action_id, step.changes);
-  const { delta } = step;
-  if (delta) await updateStatistics(ctx.trx, keysOf(outcome), (s) => applyOutcome(s, delta, halfLifeMs), now);
+  await changeStatistics(outcome, step.delta);
 }
 
 export function onVerified(halfLifeMs: number) {
