@@ -11,12 +11,18 @@ export const config = {
     default: 5_000,
     minimum: 1,
     maximum: 1_000_000,
-    description: 'staged events per ETL transaction',
+    description: 'staged events per ETL transaction (whole landed batches; at least one)',
   }),
   STAGING_BATCH: Type.Integer({
     default: 64,
     minimum: 1,
     maximum: 1_000,
-    description: 'events landed per transaction',
+    description: 'events landed per transaction (and per staged row)',
+  }),
+  STAGING_LINGER_MS: Type.Integer({
+    default: 100,
+    minimum: 0,
+    maximum: 10_000,
+    description: 'how long a landing consumer waits for more events to fill a batch',
   }),
 };

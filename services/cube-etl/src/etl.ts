@@ -1,12 +1,12 @@
-// The batch ETL: staged events not yet transformed -> the star schema, one transaction per batch, each batch
+// The batch ETL: landed batches not yet transformed -> the star schema, one transaction per ETL batch, each
 // recorded in etl_runs. Facts are recomputed whole for every action, incident and fingerprint a batch touches,
 // from all their staged events, so a late or out-of-order event changes the numbers on the next run, a replay
 // gives the same cube, and a batch that fails (or a process killed mid-batch) changes nothing. The daily rollups
 // of every day a batch touched (before or after) are then recomputed from the facts, in the same transaction.
 import { lockInTransaction } from '@grace/service-kit';
 import { randomUUID } from 'node:crypto';
-import { sql, type Kysely, type Transaction } from 'kysely';
-import type { Database, Db } from './store.js';
+import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
+import { actionKey, fingerprintKey, incidentKey, type Database, type Db } from './store.js';
 
 export interface EtlRun {
   run_id: string;
@@ -39,6 +39,23 @@ type Writes = ReturnType<typeof EMPTY_WRITES>;
 
 const affected = (result: { numAffectedRows?: bigint }) => Number(result.numAffectedRows ?? 0n);
 
+/**
+ * Every staged event whose key (`key` of the event) is one of `keys`, each event id once (its first landing, so an
+ * event landed twice counts once): the landed batches that hold one (by the batch's GIN-indexed keys), unnested.
+ */
+function stagedBy(
+  column: 'action_ids' | 'incident_ids' | 'fingerprints',
+  key: (e: RawBuilder<unknown>) => RawBuilder<string | null>,
+  keys: string[],
+) {
+  const e = sql`e.v`;
+  return sql`
+    select distinct on (e.v->>'id') ${key(e)} as key, e.v->>'type' as type, e.v->'data' as d
+    from staged_batches b cross join lateral jsonb_array_elements(b.events) as e(v)
+    where ${sql.ref(`b.${column}`)} && ${keys}::text[] and ${key(e)} = any(${keys}::text[])
+    order by e.v->>'id', b.id`;
+}
+
 /** Minutes, hours, days, weeks (UTC) of every time the facts of this batch refer to. */
 async function addTimes(trx: Trx, times: ReturnType<typeof sql>) {
   return affected(
@@ -67,8 +84,7 @@ async function recomputeErrors(trx: Trx, fingerprints: string[], written: Writes
              fingerprint, d->>'service' as service, d->>'environment' as environment, d->>'kind' as kind,
              d->>'category' as category, (d->>'first_seen')::timestamptz as first_seen,
              (d->>'last_seen')::timestamptz as last_seen, (d->>'count')::int as count, (d->>'storm')::boolean as storm
-      from (select fingerprint, event->'data' as d from staged_events
-            where type = 'error.captured' and fingerprint = any(${fingerprints})) raw
+      from (select key as fingerprint, d from (${stagedBy('fingerprints', fingerprintKey, fingerprints)}) s) raw
       order by fingerprint, d->>'service', d->>'environment', d->>'first_seen', (d->>'count')::int, d->>'last_seen'),
     added as (
       select *, count - coalesce(lag(count) over (
@@ -113,8 +129,7 @@ async function recomputeActions(trx: Trx, actionIds: string[], written: Writes, 
   if (actionIds.length === 0) return;
   await sql`
     create temp table etl_actions on commit drop as
-    with ev as (
-      select action_id, type, event->'data' as d from staged_events where action_id = any(${actionIds})),
+    with ev as (select key as action_id, type, d from (${stagedBy('action_ids', actionKey, actionIds)}) s),
     agg as (
       select action_id,
         max(d->>'contract_id') as contract_id,
@@ -216,8 +231,8 @@ async function recomputeIncidents(trx: Trx, incidentIds: string[], written: Writ
   await sql`
     create temp table etl_incidents on commit drop as
     with ev as (
-      select incident_id, type, event->'data' as d, (event->'data'->>'changed_at')::timestamptz as changed_at
-      from staged_events where incident_id = any(${incidentIds})),
+      select key as incident_id, type, d, (d->>'changed_at')::timestamptz as changed_at
+      from (${stagedBy('incident_ids', incidentKey, incidentIds)}) s),
     latest as (
       -- A terminal event wins over any update that carries the same or a later time.
       select distinct on (incident_id) incident_id, d
@@ -329,22 +344,30 @@ export async function runBatch(db: Kysely<Database>, batchSize: number): Promise
     const done = await db.transaction().execute(async (trx) => {
       // One batch at a time across replicas.
       await lockInTransaction(trx, 'etl-batch');
-      const batch = await trx
-        .selectFrom('staged_events')
-        .select(['seq', 'action_id', 'incident_id', 'fingerprint'])
+      // Whole landed batches, oldest first, up to batchSize events (at least one batch, however large).
+      const pending = await trx
+        .selectFrom('staged_batches')
+        .select(['id', 'event_count', 'action_ids', 'incident_ids', 'fingerprints'])
         .where('etl_run_id', 'is', null)
-        .orderBy('seq')
+        .orderBy('id')
         .limit(batchSize)
         .forUpdate()
         .execute();
+      const batch: typeof pending = [];
+      let events = 0;
+      for (const landed of pending) {
+        if (batch.length > 0 && events + landed.event_count > batchSize) break;
+        batch.push(landed);
+        events += landed.event_count;
+      }
       if (batch.length === 0) return false;
-      watermark = { from: Number(batch[0]!.seq) - 1, to: Number(batch[batch.length - 1]!.seq), rows: batch.length };
-      const distinct = (values: (string | null)[]) => [...new Set(values.filter((v): v is string => v !== null))];
+      watermark = { from: Number(batch[0]!.id) - 1, to: Number(batch[batch.length - 1]!.id), rows: events };
+      const distinct = (values: string[][]) => [...new Set(values.flat())];
       const touchedDays = { actions: new Set<number>(), errors: new Set<number>() };
-      await recomputeErrors(trx, distinct(batch.map((b) => b.fingerprint)), written, touchedDays.errors);
+      await recomputeErrors(trx, distinct(batch.map((b) => b.fingerprints)), written, touchedDays.errors);
       // Incidents before actions: they bring the signatures (kind, category) actions link to.
-      await recomputeIncidents(trx, distinct(batch.map((b) => b.incident_id)), written);
-      await recomputeActions(trx, distinct(batch.map((b) => b.action_id)), written, touchedDays.actions);
+      await recomputeIncidents(trx, distinct(batch.map((b) => b.incident_ids)), written);
+      await recomputeActions(trx, distinct(batch.map((b) => b.action_ids)), written, touchedDays.actions);
       // Actions that came before their signature's first error or incident get it now.
       written.fact_actions += affected(
         await sql`update fact_actions f set signature_key = s.signature_key from dim_signature s
@@ -353,8 +376,9 @@ export async function runBatch(db: Kysely<Database>, batchSize: number): Promise
       const rollups = await refreshRollups(trx, touchedDays);
       written.agg_actions_daily += rollups.agg_actions_daily;
       written.agg_errors_daily += rollups.agg_errors_daily;
-      await sql`update staged_events set etl_run_id = ${runId}
-                where seq = any(${batch.map((b) => b.seq)}::bigint[])`.execute(trx);
+      // One row per landed batch, not per event.
+      await sql`update staged_batches set etl_run_id = ${runId}
+                where id = any(${batch.map((b) => b.id)}::bigint[])`.execute(trx);
       const finished = new Date();
       await trx
         .insertInto('etl_runs')
@@ -455,12 +479,12 @@ export async function runEtl(db: Kysely<Database>, batchSize: number): Promise<E
   };
 }
 
-/** A replay: empty the star schema and mark every staged event as not transformed; the next run rebuilds it all. */
+/** A replay: empty the star schema and mark every landed batch as not transformed; the next run rebuilds it all. */
 export async function resetCube(db: Kysely<Database>): Promise<void> {
   await db.transaction().execute(async (trx) => {
     await lockInTransaction(trx, 'etl-batch');
     await sql`truncate agg_actions_daily, agg_errors_daily, fact_errors, fact_actions, fact_incidents, dim_time,
               dim_service, dim_playbook, dim_signature, dim_outcome`.execute(trx);
-    await sql`update staged_events set etl_run_id = null where etl_run_id is not null`.execute(trx);
+    await sql`update staged_batches set etl_run_id = null where etl_run_id is not null`.execute(trx);
   });
 }

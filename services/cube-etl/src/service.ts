@@ -1,5 +1,5 @@
-// cube-etl as a service definition: one landing consumer per staged subject, the ETL on its interval and on
-// demand (cube.etl.run, with a replay), and the four cube queries.
+// cube-etl as a service definition: one landing consumer per staged subject (a handled batch lands as one row),
+// the ETL on its interval and on demand (cube.etl.run, with a replay), and the four cube queries.
 import type { QueryReply, QueryRequest } from '@grace/contracts';
 import { consumer, every, type ServiceDefinition } from '@grace/service-kit';
 import { config } from './config.js';
@@ -40,6 +40,7 @@ export const cubeEtl: ServiceDefinition<Database, typeof config> = {
           handler: stageOne,
           handleBatch: stageMany,
           batch: c.STAGING_BATCH,
+          lingerMs: c.STAGING_LINGER_MS,
           concurrency: Math.max(c.CONSUMER_CONCURRENCY, c.STAGING_BATCH),
         }),
       ),

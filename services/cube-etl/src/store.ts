@@ -1,6 +1,6 @@
-// cube-etl's tables (Kysely types): staging, star schema (dimensions, facts, daily rollups), ETL runs; and landing.
+// cube-etl's tables (Kysely types): staging (landed batches), star schema (dimensions, facts, daily rollups), ETL runs; and landing.
 import type { GraceEvent } from '@grace/contracts';
-import type { ColumnType, Generated, Kysely, Transaction } from 'kysely';
+import { sql, type ColumnType, type Generated, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
 type NullableTimestamp = ColumnType<Date | null, Date | string | null, Date | string | null>;
@@ -8,17 +8,33 @@ type NullableTimestamp = ColumnType<Date | null, Date | string | null, Date | st
 type BigInt = ColumnType<string, number | string, number | string>;
 type NullableBigInt = ColumnType<string | null, number | string | null, number | string | null>;
 
-export interface StagedEventsTable {
-  seq: ColumnType<string, never, never>;
-  event_id: string;
-  type: string;
-  event_time: Timestamp;
-  event: ColumnType<GraceEvent, string, string>;
-  action_id: string | null;
-  incident_id: string | null;
-  fingerprint: string | null;
-  staged_at: Timestamp;
+/** One landed batch: the events a landing consumer handled together, unchanged, in one row. */
+export interface StagedBatchesTable {
+  id: ColumnType<string, never, never>;
+  landed_at: Timestamp;
+  event_count: number;
+  events: ColumnType<GraceEvent[], string, string>;
+  /** The keys the ETL recomputes facts by (GIN-indexed), from the events' data when landing. */
+  action_ids: ColumnType<string[], never, never>;
+  incident_ids: ColumnType<string[], never, never>;
+  fingerprints: ColumnType<string[], never, never>;
+  /** The ETL batch that transformed the row; null until then (a late commit is simply picked up next run). */
   etl_run_id: string | null;
+}
+
+/** The view of every staged event, once per event id (its first landing), for reading by hand. */
+export interface StagedEventsView {
+  batch_id: ColumnType<string, never, never>;
+  position: ColumnType<number, never, never>;
+  event_id: ColumnType<string, never, never>;
+  type: ColumnType<string, never, never>;
+  event_time: ColumnType<Date, never, never>;
+  event: ColumnType<GraceEvent, never, never>;
+  action_id: ColumnType<string | null, never, never>;
+  incident_id: ColumnType<string | null, never, never>;
+  fingerprint: ColumnType<string | null, never, never>;
+  staged_at: ColumnType<Date, never, never>;
+  etl_run_id: ColumnType<string | null, never, never>;
 }
 
 export interface DimTimeTable {
@@ -132,7 +148,8 @@ export interface EtlRunsTable {
 }
 
 export interface Database {
-  staged_events: StagedEventsTable;
+  staged_batches: StagedBatchesTable;
+  staged_events: StagedEventsView;
   dim_time: DimTimeTable;
   dim_service: DimServiceTable;
   dim_playbook: DimPlaybookTable;
@@ -148,28 +165,35 @@ export interface Database {
 
 export type Db = Kysely<Database> | Transaction<Database>;
 
-/** Land events unchanged, once each (the event id is unique), with the keys the ETL recomputes facts by. */
+type Fragment = RawBuilder<unknown>;
+
+/** The action an event is about: facts are recomputed per action from action.*, approval.* and contract.*. */
+export const actionKey = (e: Fragment) =>
+  sql<
+    string | null
+  >`(case when split_part(${e}->>'type', '.', 1) in ('action', 'approval', 'contract') then ${e}->'data'->>'action_id' end)`;
+/** The incident an event is about: facts are recomputed per incident from incident.*. */
+export const incidentKey = (e: Fragment) =>
+  sql<string | null>`(case when split_part(${e}->>'type', '.', 1) = 'incident' then ${e}->'data'->>'incident_id' end)`;
+/** The fingerprint an error.captured counts for. */
+export const fingerprintKey = (e: Fragment) =>
+  sql<string | null>`(case when ${e}->>'type' = 'error.captured' then ${e}->'data'->>'fingerprint' end)`;
+
+const keysOf = (events: Fragment, key: (e: Fragment) => Fragment) =>
+  sql`array(select distinct k from jsonb_array_elements(${events}) as e(v), lateral (select ${key(sql`e.v`)}) as x(k)
+            where k is not null order by k)`;
+
+/**
+ * Land events unchanged as one row (one statement, one row written however many events), with the keys the ETL
+ * recomputes facts by. The kit's inbox has already dropped redeliveries; an event landed twice all the same (a
+ * re-publish after the inbox's retention) is counted once by the ETL, which reads each event id once.
+ */
 export async function stageEvents(trx: Transaction<Database>, events: readonly GraceEvent[], now: Date): Promise<void> {
   if (events.length === 0) return;
-  const text = (value: unknown) => (typeof value === 'string' ? value : null);
-  await trx
-    .insertInto('staged_events')
-    .values(
-      events.map((event) => {
-        const data = event.data as Record<string, unknown>;
-        return {
-          event_id: event.id,
-          type: event.type,
-          event_time: event.time ?? now,
-          event: JSON.stringify(event),
-          // Facts are recomputed per action from action.*, approval.* and contract.*, per incident from incident.*.
-          action_id: /^(action|approval|contract)\./.test(event.type) ? text(data.action_id) : null,
-          incident_id: event.type.startsWith('incident.') ? text(data.incident_id) : null,
-          fingerprint: event.type === 'error.captured' ? text(data.fingerprint) : null,
-          staged_at: now,
-        };
-      }),
-    )
-    .onConflict((oc) => oc.column('event_id').doNothing())
-    .execute();
+  const batch = sql`b.events`;
+  await sql`
+    insert into staged_batches (landed_at, event_count, events, action_ids, incident_ids, fingerprints)
+    select ${now}, jsonb_array_length(b.events), b.events, ${keysOf(batch, actionKey)}, ${keysOf(batch, incidentKey)},
+           ${keysOf(batch, fingerprintKey)}
+    from (select ${JSON.stringify(events)}::jsonb as events) as b`.execute(trx);
 }

@@ -10,6 +10,7 @@ import { runBench, type BenchOptions } from '../system/bench/run.js';
 interface BenchCommandOptions {
   ingestRate: number;
   remediationRate: number;
+  lowRate: number;
   seconds: number;
   distinct: number;
   drainTimeout: number;
@@ -54,7 +55,13 @@ export function registerBench(program: Command): void {
       '--remediation-rate <n>',
       'errors/s of the remediation load (each one to a verified contract)',
       positiveInteger,
-      200,
+      150,
+    )
+    .option(
+      '--low-rate <n>',
+      'errors/s of the short extra remediation load (its p99 at a low rate)',
+      positiveInteger,
+      20,
     )
     .option('--seconds <n>', 'length of each load', positiveInteger, 10)
     .option(
@@ -87,6 +94,7 @@ export function registerBench(program: Command): void {
         databaseUrl: options.databaseUrl,
         ingestRate: options.ingestRate,
         remediationRate: options.remediationRate,
+        lowRate: options.lowRate,
         seconds: options.seconds,
         distinctRatio: options.distinct,
         drainTimeoutMs: options.drainTimeout * 1_000,

@@ -1,4 +1,4 @@
-// Every domain event lands in staging unchanged, once (the inbox, and the event id unique in staging), in batches.
+// Every domain event lands in staging unchanged, once (the kit's inbox), a handled batch as one staged row.
 import type { EventSubject, GraceEvent } from '@grace/contracts';
 import type { BatchContext, HandlerContext } from '@grace/service-kit';
 import { stageEvents, type Database } from '../store.js';

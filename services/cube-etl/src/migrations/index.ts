@@ -2,5 +2,10 @@
 import type { Migration } from 'kysely';
 import { init } from './0001_init.js';
 import { dailyRollups } from './0002_daily_rollups.js';
+import { stagedBatches } from './0003_staged_batches.js';
 
-export const migrations: Record<string, Migration> = { '0001_init': init, '0002_daily_rollups': dailyRollups };
+export const migrations: Record<string, Migration> = {
+  '0001_init': init,
+  '0002_daily_rollups': dailyRollups,
+  '0003_staged_batches': stagedBatches,
+};

@@ -1,16 +1,21 @@
 // What each service says about its own time: the `*_duration_seconds` histograms of its /metrics (handler time
 // per consumer, query time, the executor's adapter calls…), read before and after a load, so the report shows
-// how many each did in the window and how long one took on average.
+// how many each did in the window and how long one took on average; and the commits each made
+// (`grace_db_commits_total`), read the same way around a load and its drain.
 import type { RunningProcesses, ServiceName } from '../launch.js';
 
 type Totals = Map<string, { sum: number; count: number }>;
 
+/** A service's /metrics text (Prometheus exposition format), or '' when it does not answer. */
+async function scrape(port: number): Promise<string> {
+  const response = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(5_000) });
+  return response.ok ? response.text() : '';
+}
+
 /** `<histogram>_sum` and `_count` per series, keyed `<histogram>{labels other than service}`. */
 async function durationTotals(port: number): Promise<Totals> {
   const totals: Totals = new Map();
-  const response = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(5_000) });
-  if (!response.ok) return totals;
-  for (const line of (await response.text()).split('\n')) {
+  for (const line of (await scrape(port)).split('\n')) {
     const match = /^(\w+_duration_seconds)_(sum|count)(?:\{(.*)\})? ([\d.eE+-]+)$/.exec(line);
     if (!match) continue;
     const [, name, part, labels = '', value] = match;
@@ -55,4 +60,35 @@ export async function startTimings(system: RunningProcesses, services: readonly 
       return timings;
     },
   };
+}
+
+/** The counter of transactions a service committed (every service's kit exports it). */
+export const COMMITS_METRIC = 'grace_db_commits_total';
+
+/** The sum of a counter's series in one exposition, or null when the service does not export it. */
+function counterTotal(text: string, metric: string): number | null {
+  let total: number | null = null;
+  for (const line of text.split('\n')) {
+    const match = /^(\w+)(?:\{.*\})? ([\d.eE+-]+)$/.exec(line);
+    if (match?.[1] === metric) total = (total ?? 0) + Number(match[2]);
+  }
+  return total;
+}
+
+/** Every service's commits so far (`grace_db_commits_total`); null for one without the metric or not answering. */
+export async function readCommits(
+  system: RunningProcesses,
+  services: readonly ServiceName[],
+): Promise<Record<string, number | null>> {
+  return Object.fromEntries(
+    await Promise.all(
+      services.map(
+        async (name) =>
+          [name, counterTotal(await scrape(system.port(name)).catch(() => ''), COMMITS_METRIC)] as [
+            string,
+            number | null,
+          ],
+      ),
+    ),
+  );
 }
