@@ -46,7 +46,7 @@ export const KitConfig = {
   REQUEST_TIMEOUT_MS: Type.Integer({ default: 5_000, minimum: 100 }),
   MAX_EVENT_BYTES: Type.Integer({ default: 65_536, minimum: 1_024 }),
   OUTBOX_BATCH_SIZE: Type.Integer({ default: 200, minimum: 1, maximum: 5_000 }),
-  OUTBOX_POLL_MS: Type.Integer({ default: 500, minimum: 10 }),
+  OUTBOX_POLL_MS: Type.Integer({ default: 1000, minimum: 10 }),
   // The relay's poll leaves younger rows to the transaction that wrote them (it publishes them after its commit).
   OUTBOX_SWEEP_AFTER_MS: Type.Integer({ default: 2_000, minimum: 0 }),
   OUTBOX_RETENTION_HOURS: Type.Integer({ default: 24, minimum: 1 }),
