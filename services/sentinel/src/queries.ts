@@ -4,18 +4,9 @@ import { decodeCursor, encodeCursor, QueryError } from '@grace/service-kit';
 import type { Kysely } from 'kysely';
 import { planFor, type CompiledCatalog } from './domain/catalog.js';
 import { decisionOf, incidentData } from './remediation.js';
-import {
-  addMute,
-  attemptsOf,
-  listIncidents,
-  getIncident,
-  statsOf,
-  transitionsOf,
-  type Database,
-  type IncidentRow,
-} from './store.js';
+import { addMute, listIncidents, getIncident, statsOf, type Database, type IncidentSummary } from './store.js';
 
-const incidentOf = (row: IncidentRow) => ({ ...incidentData(row), status: row.status });
+const incidentOf = (row: IncidentSummary) => ({ ...incidentData(row), status: row.status });
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -52,16 +43,15 @@ export function incidentQuery(db: Kysely<Database>) {
   return async (req: QueryRequest<'sentinel.query.incident'>): Promise<QueryReply<'sentinel.query.incident'>> => {
     const row = UUID.test(req.incident_id) ? await getIncident(db, req.incident_id) : undefined;
     if (!row) throw new QueryError('not_found', `no incident ${req.incident_id}`);
-    const [timeline, attempts] = await Promise.all([transitionsOf(db, row.id), attemptsOf(db, row.id)]);
     return {
       incident: incidentOf(row),
-      timeline: timeline.slice(-256).map((t) => ({
+      timeline: row.timeline.slice(-256).map((t) => ({
         status: t.status,
         ...(t.previous_status ? { previous_status: t.previous_status } : {}),
         reason: t.reason,
         at: new Date(t.at).toISOString(),
       })),
-      trail: attempts.slice(0, 32).map(decisionOf),
+      trail: row.trail.slice(0, 32).map(decisionOf),
     };
   };
 }

@@ -1,5 +1,7 @@
 // The incident lifecycle: open and triage, choose the next playbook (Thompson sampling), request the action,
-// resolve, or escalate with the whole decision trail. Everything runs inside the caller's transaction.
+// resolve, or escalate with the whole decision trail. Everything runs inside the caller's transaction, on a draft
+// of the incident (its row, locked or about to be inserted): each step changes the draft in memory, and the
+// handler writes it in one statement (`save`), then emits what the steps queued.
 import type { EventData } from '@grace/contracts';
 import type { Emit, HandlerContext, Logger } from '@grace/service-kit';
 import type { Transaction } from 'kysely';
@@ -8,21 +10,17 @@ import { planFor, type CompiledCatalog, type TriageInput } from './domain/catalo
 import { choosePlaybook, type Rng } from './domain/thompson.js';
 import type { SentinelMetrics } from './metrics.js';
 import {
-  addAttempt,
-  addTransitions,
-  attemptsOf,
   lastUses,
-  lockAttemptByAction,
-  lockIncident,
-  markAwaitingRollback,
-  settleAttempt,
+  lockIncidentByAction,
+  openIncident,
   statsFor,
   updateIncident,
+  type AttemptEntry,
   type AttemptOutcome,
-  type AttemptRow,
   type Database,
   type IncidentRow,
   type IncidentStatus,
+  type IncidentSummary,
 } from './store.js';
 
 export interface LifecycleDeps {
@@ -52,11 +50,65 @@ export const stepOf = (ctx: HandlerContext<Database>): Step => ({
   afterCommit: ctx.afterCommit,
 });
 
+/**
+ * An incident being changed: the row as it will be, what changed since it was read, and the events and counters
+ * that go out once it is written. Nothing reaches the database or the bus before `save`.
+ */
+export class Draft {
+  readonly changes: Partial<IncidentRow> = {};
+  private readonly queued: ((step: Step) => void)[] = [];
+
+  constructor(
+    public row: IncidentRow,
+    /** Not in the database yet: `save` inserts it (unless another one is open). */
+    readonly isNew = false,
+  ) {}
+
+  set(patch: Partial<IncidentRow>): void {
+    this.row = { ...this.row, ...patch };
+    Object.assign(this.changes, patch);
+  }
+
+  /** Queue an event (built now, from the row as it is now) or a counter for after the write. */
+  later(fn: (step: Step) => void): void {
+    this.queued.push(fn);
+  }
+
+  /** The current attempt (the last one), if any. */
+  get current(): AttemptEntry | undefined {
+    return this.row.trail[this.row.trail.length - 1];
+  }
+
+  /** Change the current attempt. */
+  setCurrent(patch: Partial<AttemptEntry>): void {
+    const trail = this.row.trail;
+    this.set({ trail: [...trail.slice(0, -1), { ...trail[trail.length - 1]!, ...patch }] });
+  }
+
+  flush(step: Step): void {
+    for (const fn of this.queued.splice(0)) fn(step);
+  }
+}
+
+/**
+ * Write a draft in one statement and emit what it queued. A new incident is inserted unless one is already open
+ * for its fingerprint and environment: then nothing is written or emitted, and false comes back.
+ */
+export async function save(step: Step, draft: Draft): Promise<boolean> {
+  if (draft.isNew) {
+    if (!(await openIncident(step.trx, draft.row))) return false;
+  } else if (Object.keys(draft.changes).length > 0) {
+    await updateIncident(step.trx, draft.row.id, draft.changes);
+  }
+  draft.flush(step);
+  return true;
+}
+
 const iso = (d: Date | string) => new Date(d).toISOString();
 const bounded = (text: string) => (text.length > 2048 ? `${text.slice(0, 2047)}…` : text);
 
 /** What every incident event says about the incident, from its row. */
-export function incidentData(row: IncidentRow) {
+export function incidentData(row: IncidentSummary) {
   return {
     incident_id: row.id,
     fingerprint: row.fingerprint,
@@ -79,7 +131,7 @@ export function incidentData(row: IncidentRow) {
   };
 }
 
-export function decisionOf(a: AttemptRow): EventData<'incident.escalated'>['trail'][number] {
+export function decisionOf(a: AttemptEntry): EventData<'incident.escalated'>['trail'][number] {
   return {
     attempt: a.attempt,
     playbook: a.playbook,
@@ -106,38 +158,43 @@ export function triageInput(row: IncidentRow): TriageInput {
   };
 }
 
-/** Move an incident to a new status, recording why (the row, a transition, and the returned row). */
-export async function transition(
+/** Move an incident to a new status, recording why on its timeline; returns the status it had. */
+export function transition(
   step: Step,
-  incident: IncidentRow,
+  draft: Draft,
   status: IncidentStatus,
   reason: string,
   patch: Partial<IncidentRow> = {},
-): Promise<IncidentRow> {
-  const row = await updateIncident(step.trx, incident.id, {
+): IncidentStatus {
+  const previous = draft.row.status;
+  draft.set({
     ...patch,
     status,
     reason: bounded(reason),
     changed_at: step.now,
     ...(status === 'resolved' || status === 'escalated' ? { closed_at: step.now } : {}),
-  } as Parameters<typeof updateIncident>[2]);
-  await addTransitions(step.trx, [
-    { incident_id: incident.id, status, previous_status: incident.status, reason: bounded(reason), at: step.now },
-  ]);
-  return row;
+    timeline: [
+      ...draft.row.timeline,
+      { status, previous_status: previous, reason: bounded(reason), at: step.now.toISOString() },
+    ],
+  });
+  return previous;
 }
 
-export async function escalate(step: Step, deps: LifecycleDeps, incident: IncidentRow, reason: string): Promise<void> {
-  const row = await transition(step, incident, 'escalated', reason);
-  const trail = (await attemptsOf(step.trx, incident.id)).map(decisionOf);
-  step.emit('incident.escalated', {
-    ...incidentData(row),
-    status: 'escalated',
-    previous_status: incident.status,
-    trail: trail.slice(0, 32),
+export function escalate(step: Step, deps: LifecycleDeps, draft: Draft, reason: string): void {
+  const previous = transition(step, draft, 'escalated', reason, { awaiting_rollback_since: null });
+  const data = {
+    ...incidentData(draft.row),
+    status: 'escalated' as const,
+    previous_status: previous,
+    trail: draft.row.trail.map(decisionOf).slice(0, 32),
+  };
+  const id = draft.row.id;
+  draft.later((s) => {
+    s.emit('incident.escalated', data);
+    s.afterCommit(() => deps.metrics.escalated.inc());
+    s.log.info({ incident_id: id, reason }, 'incident escalated');
   });
-  step.afterCommit(() => deps.metrics.escalated.inc());
-  step.log.info({ incident_id: incident.id, reason }, 'incident escalated');
 }
 
 /**
@@ -145,17 +202,18 @@ export async function escalate(step: Step, deps: LifecycleDeps, incident: Incide
  * candidate is left. A playbook already tried on this incident, or cooling down on the same target, is
  * never chosen; the others are drawn from Beta(successes + 1, failures + 1) of their learned statistics.
  */
-export async function nextAttempt(step: Step, deps: LifecycleDeps, incident: IncidentRow, why: string): Promise<void> {
+export async function nextAttempt(step: Step, deps: LifecycleDeps, draft: Draft, why: string): Promise<void> {
+  const incident = draft.row;
   if (incident.attempts >= deps.maxAttempts) {
-    return escalate(step, deps, incident, `${why}; ${incident.attempts} of ${deps.maxAttempts} attempts used`);
+    return escalate(step, deps, draft, `${why}; ${incident.attempts} of ${deps.maxAttempts} attempts used`);
   }
   const catalog = deps.catalog();
   const input = triageInput(incident);
   const playbooks = catalog.candidatesFor(input);
   if (playbooks.length === 0) {
-    return escalate(step, deps, incident, `${why}; no playbook in catalog ${catalog.checksum.slice(0, 12)} applies`);
+    return escalate(step, deps, draft, `${why}; no playbook in catalog ${catalog.checksum.slice(0, 12)} applies`);
   }
-  const tried = new Set((await attemptsOf(step.trx, incident.id)).map((a) => a.playbook));
+  const tried = new Set(incident.trail.map((a) => a.playbook));
   const longestCooldown = Math.max(...playbooks.map((p) => p.cooldownMs));
   const uses = await lastUses(
     step.trx,
@@ -188,7 +246,7 @@ export async function nextAttempt(step: Step, deps: LifecycleDeps, incident: Inc
     deps.rng,
   );
   if (!chosen) {
-    return escalate(step, deps, incident, `${why}; every applicable playbook was tried or is cooling down`);
+    return escalate(step, deps, draft, `${why}; every applicable playbook was tried or is cooling down`);
   }
   const playbook = catalog.byName.get(chosen)!;
   const plan = planFor(playbook, input);
@@ -196,20 +254,7 @@ export async function nextAttempt(step: Step, deps: LifecycleDeps, incident: Inc
   const actionId = randomUUID();
   const score = scored.find((s) => s.playbook === chosen)?.score;
   const reason = `${why}; attempt ${attempt}: ${chosen} (draw ${score?.toFixed(3)} among ${scored.filter((s) => s.score !== undefined).length} eligible)`;
-  await addAttempt(step.trx, {
-    incident_id: incident.id,
-    attempt,
-    playbook: chosen,
-    action_id: actionId,
-    service: incident.service,
-    environment: incident.environment,
-    reason: bounded(reason),
-    candidates: JSON.stringify(scored),
-    decided_at: step.now,
-    outcome_reason: null,
-    confidence: null,
-  });
-  step.emit('action.requested', {
+  const requested: EventData<'action.requested'> = {
     action_id: actionId,
     incident_id: incident.id,
     fingerprint: incident.fingerprint,
@@ -219,19 +264,55 @@ export async function nextAttempt(step: Step, deps: LifecycleDeps, incident: Inc
     attempt,
     requested_by: { kind: 'service', id: 'sentinel' },
     requested_at: step.now.toISOString(),
-  });
-  const row = await transition(step, incident, 'remediating', reason, {
+  };
+  const previous = transition(step, draft, 'remediating', reason, {
     attempts: attempt,
     playbook: chosen,
     action_id: actionId,
+    awaiting_rollback_since: null,
+    trail: [
+      ...incident.trail,
+      {
+        attempt,
+        playbook: chosen,
+        action_id: actionId,
+        reason: bounded(reason),
+        candidates: scored,
+        decided_at: step.now.toISOString(),
+        outcome: 'pending',
+        outcome_reason: null,
+        confidence: null,
+      },
+    ],
   });
-  step.emit('incident.updated', { ...incidentData(row), status: 'remediating', previous_status: incident.status });
-  step.afterCommit(() => deps.metrics.actionsRequested.inc({ playbook: chosen }));
+  const updated = { ...incidentData(draft.row), status: 'remediating' as const, previous_status: previous };
+  draft.later((s) => {
+    s.emit('action.requested', requested);
+    s.emit('incident.updated', updated);
+    s.afterCommit(() => deps.metrics.actionsRequested.inc({ playbook: chosen }));
+  });
 }
+
+/** The incident whose current attempt requested this action and is still pending, locked; else undefined. */
+async function pendingAttemptOf(step: Step, actionId: string): Promise<Draft | undefined> {
+  const row = await lockIncidentByAction(step.trx, actionId);
+  const draft = row ? new Draft(row) : undefined;
+  if (!draft || draft.current?.action_id !== actionId) {
+    step.log.debug({ action_id: actionId }, 'not an action of this sentinel; ignored');
+    return undefined;
+  }
+  if (draft.current.outcome !== 'pending') {
+    step.log.debug({ action_id: actionId, outcome: draft.current.outcome }, 'attempt already settled; ignored');
+    return undefined;
+  }
+  return draft;
+}
+
+const isClosed = (status: IncidentStatus) => status === 'resolved' || status === 'escalated';
 
 /**
  * An attempt ended: record its outcome once (later news of the same action changes nothing), then resolve
- * the incident on `verified`, or go on to the next playbook.
+ * the incident on `verified`, or go on to the next playbook. One UPDATE of the incident.
  */
 export async function settle(
   step: Step,
@@ -241,38 +322,39 @@ export async function settle(
   reason: string,
   resolution?: { contractId: string; confidence: number },
 ): Promise<void> {
-  const attempt = await lockAttemptByAction(step.trx, actionId);
-  if (!attempt) {
-    step.log.debug({ action_id: actionId }, 'not an action of this sentinel; ignored');
+  const draft = await pendingAttemptOf(step, actionId);
+  if (!draft) return;
+  const attempt = draft.current!;
+  draft.setCurrent({ outcome, outcome_reason: bounded(reason), confidence: resolution?.confidence ?? null });
+  draft.set({ awaiting_rollback_since: null });
+  if (isClosed(draft.row.status)) {
+    await save(step, draft);
     return;
   }
-  if (attempt.outcome !== 'pending') {
-    step.log.debug({ action_id: actionId, outcome: attempt.outcome }, 'attempt already settled; ignored');
-    return;
-  }
-  await settleAttempt(step.trx, actionId, outcome, bounded(reason), resolution?.confidence);
-  const incident = await lockIncident(step.trx, attempt.incident_id);
-  if (!incident || incident.status === 'resolved' || incident.status === 'escalated') return;
   if (outcome === 'verified' && resolution) {
-    const row = await transition(
+    const previous = transition(
       step,
-      incident,
+      draft,
       'resolved',
       `attempt ${attempt.attempt} (${attempt.playbook}) verified: ${reason}`,
     );
-    step.emit('incident.resolved', {
-      ...incidentData(row),
+    const resolved: EventData<'incident.resolved'> = {
+      ...incidentData(draft.row),
       status: 'resolved',
-      previous_status: incident.status,
+      previous_status: previous as EventData<'incident.resolved'>['previous_status'],
       playbook: attempt.playbook,
       action_id: actionId,
       contract_id: resolution.contractId,
       confidence: resolution.confidence,
+    };
+    draft.later((s) => {
+      s.emit('incident.resolved', resolved);
+      s.afterCommit(() => deps.metrics.resolved.inc());
     });
-    step.afterCommit(() => deps.metrics.resolved.inc());
-    return;
+  } else {
+    await nextAttempt(step, deps, draft, `attempt ${attempt.attempt} (${attempt.playbook}) ${outcome}: ${reason}`);
   }
-  await nextAttempt(step, deps, incident, `attempt ${attempt.attempt} (${attempt.playbook}) ${outcome}: ${reason}`);
+  await save(step, draft);
 }
 
 /**
@@ -282,29 +364,30 @@ export async function settle(
  * rollback has already been reported, this changes nothing.
  */
 export async function awaitRollback(step: Step, actionId: string, verdictReason: string): Promise<void> {
-  const attempt = await lockAttemptByAction(step.trx, actionId);
-  if (!attempt || attempt.outcome !== 'pending' || attempt.awaiting_rollback_since) return;
-  await markAwaitingRollback(
-    step.trx,
-    actionId,
-    bounded(`${verdictReason}; waiting for the executor to restore the snapshot`),
-    step.now,
-  );
+  const draft = await pendingAttemptOf(step, actionId);
+  if (!draft || draft.row.awaiting_rollback_since) return;
+  draft.setCurrent({
+    outcome_reason: bounded(`${verdictReason}; waiting for the executor to restore the snapshot`),
+  });
+  draft.set({ awaiting_rollback_since: step.now });
+  await save(step, draft);
   step.log.info({ action_id: actionId }, 'verdict against a tier >= 2 action: waiting for its rollback');
 }
 
 /** The executor has not confirmed a rollback in time: the target may be half-changed, so a human decides. */
 export async function rollbackOverdue(step: Step, deps: LifecycleDeps, actionId: string, waitedMs: number) {
-  const attempt = await lockAttemptByAction(step.trx, actionId);
-  if (!attempt || attempt.outcome !== 'pending' || !attempt.awaiting_rollback_since) return;
+  const draft = await pendingAttemptOf(step, actionId);
+  if (!draft || !draft.row.awaiting_rollback_since) return;
+  const attempt = draft.current!;
   const reason = `${attempt.outcome_reason ?? 'verdict against the action'}; no rollback confirmed within ${Math.round(waitedMs / 1000)} s`;
-  await settleAttempt(step.trx, actionId, 'failed', bounded(reason));
-  const incident = await lockIncident(step.trx, attempt.incident_id);
-  if (!incident || incident.status === 'resolved' || incident.status === 'escalated') return;
-  await escalate(
-    step,
-    deps,
-    incident,
-    `attempt ${attempt.attempt} (${attempt.playbook}): ${reason}; the target may be between states`,
-  );
+  draft.setCurrent({ outcome: 'failed', outcome_reason: bounded(reason), confidence: null });
+  draft.set({ awaiting_rollback_since: null });
+  if (!isClosed(draft.row.status))
+    escalate(
+      step,
+      deps,
+      draft,
+      `attempt ${attempt.attempt} (${attempt.playbook}): ${reason}; the target may be between states`,
+    );
+  await save(step, draft);
 }

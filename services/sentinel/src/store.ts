@@ -17,8 +17,40 @@ type Json<T> = ColumnType<T, string, string>;
 export type IncidentStatus = EventData<'incident.updated'>['previous_status'];
 export type AttemptOutcome = 'pending' | 'verified' | 'failed' | 'drift' | 'rolled_back' | 'denied';
 
+/** One entry of an incident's timeline: a transition and why. */
+export interface TimelineEntry {
+  status: IncidentStatus;
+  previous_status: IncidentStatus | null;
+  reason: string;
+  at: string;
+}
+
+export interface Candidate {
+  playbook: string;
+  score?: number;
+  excluded?: string;
+}
+
+/** One attempt of the decision trail: the candidates with their draws or why they were left out, the choice, the outcome. */
+export interface AttemptEntry {
+  attempt: number;
+  playbook: string;
+  action_id: string;
+  reason: string;
+  candidates: Candidate[];
+  decided_at: string;
+  outcome: AttemptOutcome;
+  outcome_reason: string | null;
+  confidence: number | null;
+}
+
+/**
+ * An incident with its timeline and its decision trail in the one row, so that each change to it is one UPDATE.
+ * Only the last attempt can be pending (the next one starts once it is settled): `action_id` is its action, and
+ * `awaiting_rollback_since` is set while its verdict waits for the executor's rollback.
+ */
 export interface IncidentsTable {
-  id: Generated<string>;
+  id: string;
   fingerprint: string;
   environment: string;
   signature: string;
@@ -42,12 +74,11 @@ export interface IncidentsTable {
   triaged_at: Timestamp | null;
   changed_at: Timestamp;
   closed_at: Timestamp | null;
-}
-
-export interface Candidate {
-  playbook: string;
-  score?: number;
-  excluded?: string;
+  /** Every transition, oldest first. */
+  timeline: Json<TimelineEntry[]>;
+  /** Every attempt, in order. */
+  trail: Json<AttemptEntry[]>;
+  awaiting_rollback_since: Timestamp | null;
 }
 
 export interface Database {
@@ -60,30 +91,6 @@ export interface Database {
     by: string;
     reason: string;
     created_at: Timestamp;
-  };
-  transitions: {
-    id: Generated<string>;
-    incident_id: string;
-    status: IncidentStatus;
-    previous_status: IncidentStatus | null;
-    reason: string;
-    at: Timestamp;
-  };
-  attempts: {
-    incident_id: string;
-    attempt: number;
-    playbook: string;
-    action_id: string;
-    service: string;
-    environment: string;
-    reason: string;
-    candidates: Json<Candidate[]>;
-    decided_at: Timestamp;
-    outcome: Generated<AttemptOutcome>;
-    outcome_reason: string | null;
-    confidence: number | null;
-    /** Set when the verdict was drift or failed and the executor is restoring the snapshot. */
-    awaiting_rollback_since: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
   };
   playbook_stats: {
     signature: string;
@@ -103,21 +110,56 @@ export interface Database {
 }
 
 export type IncidentRow = Selectable<IncidentsTable>;
-export type AttemptRow = Selectable<Database['attempts']>;
+
+/** What the incident events and the incident list say about an incident (no timeline, no trail). */
+const SUMMARY = [
+  'id',
+  'fingerprint',
+  'environment',
+  'signature',
+  'service',
+  'kind',
+  'severity',
+  'category',
+  'blast_radius',
+  'status',
+  'reason',
+  'attempts',
+  'occurrences',
+  'playbook',
+  'action_id',
+  'muted_until',
+  'opened_at',
+  'triaged_at',
+  'changed_at',
+] as const;
+export type IncidentSummary = Pick<IncidentRow, (typeof SUMMARY)[number]>;
 type Db = Kysely<Database> | Transaction<Database>;
 
 /** Statistics of a playbook across all signatures are kept under this signature. */
 export const OVERALL = '*';
 const CLOSED: IncidentStatus[] = ['resolved', 'escalated'];
 
-/** Open a new incident, or nothing when one is already open for the fingerprint and environment. */
-export async function openIncident(db: Db, row: Insertable<IncidentsTable>): Promise<IncidentRow | undefined> {
-  return db
+/** An incident's columns as the driver takes them (its JSON as text). */
+function encoded(row: Partial<IncidentRow>): Updateable<IncidentsTable> {
+  const { attributes, timeline, trail, ...rest } = row;
+  return {
+    ...rest,
+    ...(attributes !== undefined ? { attributes: attributes === null ? null : JSON.stringify(attributes) } : {}),
+    ...(timeline !== undefined ? { timeline: JSON.stringify(timeline) } : {}),
+    ...(trail !== undefined ? { trail: JSON.stringify(trail) } : {}),
+  };
+}
+
+/** Open a new incident; false, and nothing written, when one is already open for the fingerprint and environment. */
+export async function openIncident(db: Db, row: IncidentRow): Promise<boolean> {
+  const inserted = await db
     .insertInto('incidents')
-    .values(row)
+    .values(encoded(row) as Insertable<IncidentsTable>)
     .onConflict((oc) => oc.columns(['fingerprint', 'environment']).where('status', 'not in', CLOSED).doNothing())
-    .returningAll()
+    .returning('id')
     .executeTakeFirst();
+  return inserted !== undefined;
 }
 
 export async function lockOpenIncident(db: Db, fingerprint: string, environment: string) {
@@ -150,90 +192,42 @@ export async function lockRecentEscalation(db: Db, fingerprint: string, environm
     .executeTakeFirst();
 }
 
-export async function lockIncident(db: Db, id: string) {
-  return db.selectFrom('incidents').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+/** The incident whose current (last) attempt requested this action, if any. */
+export async function lockIncidentByAction(db: Db, actionId: string) {
+  return db.selectFrom('incidents').selectAll().where('action_id', '=', actionId).forUpdate().executeTakeFirst();
 }
 
-export async function updateIncident(db: Db, id: string, patch: Updateable<IncidentsTable>): Promise<IncidentRow> {
-  return db.updateTable('incidents').set(patch).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+/** Write what changed, in one statement (no read-back: the caller holds the row, locked). */
+export async function updateIncident(db: Db, id: string, patch: Partial<IncidentRow>): Promise<void> {
+  await db.updateTable('incidents').set(encoded(patch)).where('id', '=', id).execute();
 }
 
-export async function addTransitions(
-  db: Db,
-  rows: {
-    incident_id: string;
-    status: IncidentStatus;
-    previous_status: IncidentStatus | null;
-    reason: string;
-    at: Date;
-  }[],
-) {
-  if (rows.length > 0) await db.insertInto('transitions').values(rows).execute();
-}
-
-export async function addAttempt(db: Db, row: Insertable<Database['attempts']>) {
-  await db.insertInto('attempts').values(row).execute();
-}
-
-export async function lockAttemptByAction(db: Db, actionId: string) {
-  return db.selectFrom('attempts').selectAll().where('action_id', '=', actionId).forUpdate().executeTakeFirst();
-}
-
-export async function settleAttempt(
-  db: Db,
-  actionId: string,
-  outcome: AttemptOutcome,
-  reason: string,
-  confidence?: number,
-): Promise<void> {
-  await db
-    .updateTable('attempts')
-    .set({ outcome, outcome_reason: reason, confidence: confidence ?? null })
-    .where('action_id', '=', actionId)
-    .execute();
-}
-
-/** The verdict is in but the executor is still restoring the snapshot: note it, the attempt stays pending. */
-export async function markAwaitingRollback(db: Db, actionId: string, reason: string, now: Date): Promise<void> {
-  await db
-    .updateTable('attempts')
-    .set({ outcome_reason: reason, awaiting_rollback_since: now })
-    .where('action_id', '=', actionId)
-    .execute();
-}
-
-/** Attempts whose rollback the executor has not confirmed since before `before`. */
+/** The actions of current attempts that have waited for the executor's rollback since before `before`. */
 export async function overdueRollbacks(db: Db, before: Date, limit = 100): Promise<string[]> {
   const rows = await db
-    .selectFrom('attempts')
+    .selectFrom('incidents')
     .select('action_id')
-    .where('outcome', '=', 'pending')
     .where('awaiting_rollback_since', '<', before)
     .orderBy('awaiting_rollback_since')
     .limit(limit)
     .execute();
-  return rows.map((r) => r.action_id);
+  return rows.flatMap((r) => (r.action_id ? [r.action_id] : []));
 }
 
-export async function attemptsOf(db: Db, incidentId: string): Promise<AttemptRow[]> {
-  return db.selectFrom('attempts').selectAll().where('incident_id', '=', incidentId).orderBy('attempt').execute();
-}
-
-export async function transitionsOf(db: Db, incidentId: string) {
-  return db.selectFrom('transitions').selectAll().where('incident_id', '=', incidentId).orderBy('id').execute();
-}
-
-/** When each playbook was last chosen for a target (service and environment), since `since`. */
+/**
+ * When each playbook was last chosen for a target (service and environment), since `since`: from the trails of
+ * the target's incidents that were open then (one closed before `since` decided nothing after it).
+ */
 export async function lastUses(db: Db, service: string, environment: string, since: Date): Promise<Map<string, Date>> {
-  const rows = await db
-    .selectFrom('attempts')
-    .select(['playbook', (eb) => eb.fn.max('decided_at').as('last')])
-    .where('service', '=', service)
-    .where('environment', '=', environment)
-    .where('decided_at', '>=', since)
-    .groupBy('playbook')
-    .execute();
-  return new Map(rows.map((r) => [r.playbook, new Date(r.last as unknown as string)]));
+  const { rows } = await sql<{ playbook: string; last: Date }>`
+    select a.playbook, max(a.decided_at) as last
+    from incidents i
+    cross join lateral jsonb_to_recordset(i.trail) as a(playbook text, decided_at timestamptz)
+    where i.service = ${service} and i.environment = ${environment}
+      and (i.closed_at is null or i.closed_at >= ${since})
+      and a.decided_at >= ${since}
+    group by a.playbook`.execute(db);
+  return new Map(rows.map((r) => [r.playbook, new Date(r.last)]));
 }
 
 export async function statsFor(db: Db, signature: string, playbooks: string[]) {
@@ -286,8 +280,8 @@ export async function listIncidents(
     limit: number;
     after?: { openedAt: string; id: string };
   },
-): Promise<IncidentRow[]> {
-  let q = db.selectFrom('incidents').selectAll();
+): Promise<IncidentSummary[]> {
+  let q = db.selectFrom('incidents').select(SUMMARY);
   if (f.status) q = q.where('status', 'in', f.status);
   if (f.open === true) q = q.where('status', 'not in', CLOSED);
   if (f.open === false) q = q.where('status', 'in', CLOSED);

@@ -100,6 +100,24 @@ describe('sentinel', () => {
     expect(rows).toEqual([{ occurrences: 50 }]);
   });
 
+  it('opens one incident, escalated at once, for a burst of captures no playbook applies to', async () => {
+    const first = captured({ kind: 'NoPlaybookFor', service: 'unmatched' });
+    const js = jetstream(sandbox.nc);
+    const all = Array.from({ length: 20 }, (_, i) =>
+      captured({ ...first.data, capture_id: `cap-${i}`, count: i + 1, total_count: i + 1, update: i > 0 }),
+    );
+    await Promise.all(all.map((e) => js.publish(`${sandbox.namespace}.error.captured`, JSON.stringify(e))));
+    await waitFor('every capture handled', async () => {
+      const infos = await Promise.all(instances.map((s) => s.consumers[0]!.info()));
+      return infos.every((i) => i.pending === 0 && i.ackPending === 0);
+    });
+    const { rows } = await sandbox.pool.query(
+      `select status, occurrences from "${sandbox.schema}".incidents where fingerprint = $1`,
+      [first.data.fingerprint],
+    );
+    expect(rows).toEqual([{ status: 'escalated', occurrences: 20 }]);
+  });
+
   it('tries a different playbook after a failed verification, escalates after the attempt limit with the whole trail', async () => {
     const capture = captured();
     await publishRaw(sandbox, 'error.captured', JSON.stringify(capture));
@@ -289,8 +307,8 @@ describe('sentinel', () => {
       'an attempt for each of 200 incidents',
       async () => {
         const { rows } = await sandbox.pool.query(
-          `select a.playbook from "${sandbox.schema}".attempts a join "${sandbox.schema}".incidents i on i.id = a.incident_id
-           where i.fingerprint = any($1) and a.attempt = 1`,
+          `select trail->0->>'playbook' as playbook from "${sandbox.schema}".incidents
+           where fingerprint = any($1) and jsonb_array_length(trail) > 0`,
           [captures.map((c) => c.data.fingerprint)],
         );
         return rows.length === 200 ? (rows as { playbook: string }[]) : undefined;

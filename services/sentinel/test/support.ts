@@ -137,3 +137,35 @@ export function stats(
     { source: 'test/learning-loop' },
   );
 }
+
+/** The executor's report that it ran a requested action (tier 1: no snapshot). */
+export function executed(request: GraceEvent<'action.requested'>): GraceEvent<'action.executed'> {
+  const r = request.data;
+  const now = new Date().toISOString();
+  return createEvent(
+    'action.executed',
+    {
+      contract_id: randomUUID(),
+      action_id: r.action_id,
+      ...(r.incident_id ? { incident_id: r.incident_id } : {}),
+      ...(r.fingerprint ? { fingerprint: r.fingerprint } : {}),
+      ...(r.signature ? { signature: r.signature } : {}),
+      playbook: r.playbook,
+      adapter: r.adapter,
+      action: r.action,
+      target: r.target,
+      params: r.params,
+      tier: r.tier,
+      expected_effect: r.expected_effect,
+      checks: r.checks,
+      timeout_ms: r.timeout_ms,
+      attempt: r.attempt,
+      result: 'succeeded',
+      actual_state: { healthy: true },
+      started_at: now,
+      finished_at: now,
+      duration_ms: 4,
+    },
+    { source: 'test/executor', correlationid: request.correlationid },
+  );
+}

@@ -1,22 +1,19 @@
 // error.captured -> classify -> find or open the incident (one open per fingerprint and environment) -> act.
+// A new incident is inserted once, already with its first attempt and its timeline; a known one is updated once.
 import type { GraceEvent } from '@grace/contracts';
-import type { HandlerContext } from '@grace/service-kit';
+import { lockInTransaction, type HandlerContext } from '@grace/service-kit';
+import { randomUUID } from 'node:crypto';
 import { classify, signatureOf } from '../domain/classify.js';
-import { incidentData, nextAttempt, stepOf, transition, type LifecycleDeps } from '../remediation.js';
-import {
-  activeMute,
-  addTransitions,
-  lockOpenIncident,
-  lockRecentEscalation,
-  openIncident,
-  updateIncident,
-  type Database,
-} from '../store.js';
+import { Draft, incidentData, nextAttempt, save, stepOf, transition, type LifecycleDeps } from '../remediation.js';
+import { activeMute, lockOpenIncident, lockRecentEscalation, updateIncident, type Database } from '../store.js';
 
 export function triageError(deps: LifecycleDeps) {
   return async (event: GraceEvent<'error.captured'>, ctx: HandlerContext<Database>): Promise<void> => {
     const step = stepOf(ctx);
     const cap = event.data;
+    // Captures of one fingerprint are handled one at a time (replicas, batches): each sees what the last one did,
+    // so a burst opens one incident even when it is escalated at once (no playbook applies).
+    await lockInTransaction(ctx.trx, `incident:${cap.environment}:${cap.fingerprint}`);
     const cls = classify({
       kind: cap.kind,
       message: cap.message,
@@ -46,74 +43,81 @@ export function triageError(deps: LifecycleDeps) {
     const operatorMute = await activeMute(ctx.trx, cap.fingerprint, signature, step.now);
     const byOperator = operatorMute !== undefined && (!ruleMute || operatorMute.until > ruleMute);
     const mutedUntil = byOperator ? operatorMute.until : ruleMute;
-    const opened = await openIncident(ctx.trx, {
-      fingerprint: cap.fingerprint,
-      environment: cap.environment,
-      signature,
-      service: cap.service,
-      kind: cap.kind,
-      message: cap.message,
-      severity: cls.severity,
-      category: cls.category,
-      blast_radius: cls.blastRadius,
-      attributes: cap.attributes ? JSON.stringify(cap.attributes) : null,
-      route: cap.route ?? null,
-      status: mutedUntil ? 'muted' : 'triaged',
-      reason: !mutedUntil
+
+    let open = await lockOpenIncident(ctx.trx, cap.fingerprint, cap.environment);
+    if (!open) {
+      const status = mutedUntil ? ('muted' as const) : ('triaged' as const);
+      const reason = !mutedUntil
         ? cls.reason
         : byOperator
           ? `muted by ${operatorMute.by} until ${mutedUntil.toISOString()}: ${operatorMute.reason}`
-          : `muted by a routing rule until ${mutedUntil.toISOString()}`,
-      attempts: 0,
-      occurrences: cap.total_count,
-      capture_id: cap.capture_id,
-      muted_until: mutedUntil,
-      opened_at: step.now,
-      triaged_at: step.now,
-      changed_at: step.now,
-    });
-
-    if (opened) {
-      await addTransitions(ctx.trx, [
+          : `muted by a routing rule until ${mutedUntil.toISOString()}`;
+      const at = step.now.toISOString();
+      const draft = new Draft(
         {
-          incident_id: opened.id,
-          status: 'detected',
-          previous_status: null,
-          reason: `captured ${cap.kind} on ${cap.service}`,
-          at: step.now,
+          id: randomUUID(),
+          fingerprint: cap.fingerprint,
+          environment: cap.environment,
+          signature,
+          service: cap.service,
+          kind: cap.kind,
+          message: cap.message,
+          severity: cls.severity,
+          category: cls.category,
+          blast_radius: cls.blastRadius,
+          attributes: cap.attributes ?? null,
+          route: cap.route ?? null,
+          status,
+          reason,
+          attempts: 0,
+          occurrences: cap.total_count,
+          capture_id: cap.capture_id,
+          playbook: null,
+          action_id: null,
+          muted_until: mutedUntil,
+          opened_at: step.now,
+          triaged_at: step.now,
+          changed_at: step.now,
+          closed_at: null,
+          timeline: [
+            { status: 'detected', previous_status: null, reason: `captured ${cap.kind} on ${cap.service}`, at },
+            { status, previous_status: 'detected', reason, at },
+          ],
+          trail: [],
+          awaiting_rollback_since: null,
         },
-        {
-          incident_id: opened.id,
-          status: opened.status,
-          previous_status: 'detected',
-          reason: opened.reason,
-          at: step.now,
-        },
-      ]);
-      ctx.emit('incident.opened', {
-        ...incidentData(opened),
-        status: opened.status as 'triaged' | 'muted',
-        previous_status: 'detected',
-        capture_id: cap.capture_id,
+        true,
+      );
+      const opened = { ...incidentData(draft.row), status, previous_status: 'detected' as const };
+      draft.later((s) => {
+        s.emit('incident.opened', { ...opened, capture_id: cap.capture_id });
+        s.afterCommit(() => deps.metrics.opened.inc());
       });
-      step.afterCommit(() => deps.metrics.opened.inc());
-      if (!mutedUntil) await nextAttempt(step, deps, opened, cls.reason);
-      return;
+      if (!mutedUntil) await nextAttempt(step, deps, draft, cls.reason);
+      if (await save(step, draft)) return;
+      // Opened meanwhile despite the lock (it cannot be, but the unique index is the last word): count on it.
+      open = await lockOpenIncident(ctx.trx, cap.fingerprint, cap.environment);
+      if (!open)
+        throw new Error(`the open incident of ${cap.fingerprint}/${cap.environment} closed meanwhile; retrying`);
     }
 
     // An incident is already open: count the occurrences; a mute that ran out starts remediation.
-    const open = await lockOpenIncident(ctx.trx, cap.fingerprint, cap.environment);
-    if (!open) throw new Error(`the open incident of ${cap.fingerprint}/${cap.environment} closed meanwhile; retrying`);
+    const draft = new Draft(open);
     if (open.status === 'muted' && !mutedUntil) {
-      const triaged = await transition(step, open, 'triaged', 'the mute window ended', {
+      transition(step, draft, 'triaged', 'the mute window ended', {
         occurrences: Math.max(open.occurrences, cap.total_count),
         muted_until: null,
       });
-      step.emit('incident.updated', { ...incidentData(triaged), status: 'triaged', previous_status: 'muted' });
-      return nextAttempt(step, deps, triaged, 'the mute window ended');
+      const triaged = { ...incidentData(draft.row), status: 'triaged' as const, previous_status: 'muted' as const };
+      draft.later((s) => s.emit('incident.updated', triaged));
+      await nextAttempt(step, deps, draft, 'the mute window ended');
+      await save(step, draft);
+      return;
     }
     if (cap.total_count <= open.occurrences) return;
-    const row = await updateIncident(ctx.trx, open.id, { occurrences: cap.total_count, changed_at: step.now });
+    draft.set({ occurrences: cap.total_count, changed_at: step.now });
+    const row = draft.row;
+    await save(step, draft);
     ctx.emit('incident.updated', {
       ...incidentData({ ...row, reason: `${cap.total_count} occurrences so far` }),
       status: row.status as Exclude<typeof row.status, 'resolved' | 'escalated'>,

@@ -2,22 +2,35 @@
 // or denied -> the next playbook, or escalation. A tier >= 2 action judged drift or failed waits for its rollback.
 import type { GraceEvent } from '@grace/contracts';
 import type { HandlerContext } from '@grace/service-kit';
-import { awaitRollback, incidentData, settle, stepOf, transition, type LifecycleDeps } from '../remediation.js';
-import { lockAttemptByAction, lockIncident, upsertStats, type Database } from '../store.js';
+import {
+  awaitRollback,
+  Draft,
+  incidentData,
+  save,
+  settle,
+  stepOf,
+  transition,
+  type LifecycleDeps,
+} from '../remediation.js';
+import { lockIncidentByAction, upsertStats, type Database } from '../store.js';
 
 export function onExecuted() {
   return async (event: GraceEvent<'action.executed'>, ctx: HandlerContext<Database>): Promise<void> => {
-    const attempt = await lockAttemptByAction(ctx.trx, event.data.action_id);
-    if (!attempt || attempt.outcome !== 'pending') return;
-    const incident = await lockIncident(ctx.trx, attempt.incident_id);
-    if (!incident || incident.status !== 'remediating' || incident.action_id !== attempt.action_id) return;
-    const row = await transition(
-      stepOf(ctx),
-      incident,
+    const row = await lockIncidentByAction(ctx.trx, event.data.action_id);
+    if (!row || row.status !== 'remediating') return;
+    const draft = new Draft(row);
+    const attempt = draft.current;
+    if (!attempt || attempt.action_id !== event.data.action_id || attempt.outcome !== 'pending') return;
+    const step = stepOf(ctx);
+    const previous = transition(
+      step,
+      draft,
       'verifying',
       `${attempt.playbook} executed (${event.data.result}) in ${event.data.duration_ms} ms; awaiting the verifier`,
     );
-    ctx.emit('incident.updated', { ...incidentData(row), status: 'verifying', previous_status: 'remediating' });
+    const updated = { ...incidentData(draft.row), status: 'verifying' as const, previous_status: previous };
+    draft.later((s) => s.emit('incident.updated', updated));
+    await save(step, draft);
   };
 }
 

@@ -3,9 +3,11 @@ import type { Migration } from 'kysely';
 import { init } from './0001_init.js';
 import { mutes } from './0002_mutes.js';
 import { rollbackWait } from './0003_rollback_wait.js';
+import { timelineInIncident } from './0004_timeline_in_incident.js';
 
 export const migrations: Record<string, Migration> = {
   '0001_init': init,
   '0002_mutes': mutes,
   '0003_rollback_wait': rollbackWait,
+  '0004_timeline_in_incident': timelineInIncident,
 };
