@@ -2,15 +2,24 @@
 // the policy (deny, raise the tier, require approval, dry run), then approval or straight to the workers.
 import { randomUUID } from 'node:crypto';
 import { AdapterError } from './adapters/adapter.js';
+import { mustNext } from './domain/contract-status.js';
 import { evaluatePolicy } from './domain/policy.js';
-import { audit, denyContract, emitFor, planOf, type ExecutorDeps, type Step } from './lifecycle.js';
+import {
+  audit,
+  denyContract,
+  emitFor,
+  planOf,
+  updateWriter,
+  type ExecutorDeps,
+  type Step,
+  type WriteContract,
+} from './lifecycle.js';
 import {
   actionsAdmittedOn,
   insertApproval,
   lockTarget,
   openContractOn,
   readControls,
-  updateContract,
   type ContractRow,
 } from './store.js';
 
@@ -27,22 +36,25 @@ export class VerdictPendingError extends Error {
 }
 
 /**
- * Decide what happens to a pending contract (new, or held by the pause switch and now resumed). With
- * `waitForVerdict`, a request that follows a previous attempt still awaiting its verdict here throws
- * VerdictPendingError instead of being denied by one-open-contract-per-target.
+ * Decide what happens to a pending contract (new, or held by the pause switch and now resumed), and write the
+ * decision in one statement: `write` (the insert of a new request's contract, or by default an update of the
+ * stored row). With `waitForVerdict`, a request that follows a previous attempt still awaiting its verdict here
+ * throws VerdictPendingError instead of being denied by one-open-contract-per-target. `locked`: the caller holds
+ * the target's lock already.
  */
 export async function admitContract(
   step: Step,
   deps: ExecutorDeps,
   contract: ContractRow,
-  options: { waitForVerdict?: boolean } = {},
+  options: { waitForVerdict?: boolean; write?: WriteContract; locked?: boolean } = {},
 ): Promise<ContractRow> {
   const { trx, now } = step;
-  await lockTarget(trx, contract.service, contract.environment);
+  const write = options.write ?? updateWriter(step, contract);
+  if (!options.locked) await lockTarget(trx, contract.service, contract.environment);
 
   const controls = await readControls(trx);
   if (controls.paused) {
-    const row = await updateContract(trx, contract.id, { held: true });
+    const row = await write({ held: true });
     audit(step, row, 'constitution.held', {
       rule: 'pause-switch',
       reason: `Grace is paused by ${controls.paused_by ?? 'an admin'}: ${controls.reason ?? 'no reason given'}`,
@@ -55,11 +67,17 @@ export async function admitContract(
     const previousAttempt =
       open.status === 'executed' && contract.incident_id !== null && open.incident_id === contract.incident_id;
     if (previousAttempt && options.waitForVerdict) throw new VerdictPendingError(open.id);
-    return denyContract(step, deps, contract, {
-      by: 'constitution',
-      rule: 'one-open-contract-per-target',
-      reason: `contract ${open.id} (${open.playbook}) on ${contract.service}/${contract.environment} is still ${open.status}`,
-    });
+    return denyContract(
+      step,
+      deps,
+      contract,
+      {
+        by: 'constitution',
+        rule: 'one-open-contract-per-target',
+        reason: `contract ${open.id} (${open.playbook}) on ${contract.service}/${contract.environment} is still ${open.status}`,
+      },
+      write,
+    );
   }
 
   const { policy, version } = deps.policy();
@@ -72,7 +90,7 @@ export async function admitContract(
     tier: contract.requested_tier,
     now,
   });
-  audit(step, contract, 'policy.checked', {
+  const checked = {
     policy_version: version,
     matched: decision.matched,
     requested_tier: contract.requested_tier,
@@ -80,7 +98,10 @@ export async function admitContract(
     ...(decision.denied ? { denied: decision.denied } : {}),
     ...(decision.approval ? { approval: decision.approval } : {}),
     ...(decision.dryRun ? { dry_run: decision.dryRun } : {}),
-  });
+  };
+  /** The policy's entry; an admitted contract's says so with its plan (one entry, not a second one). */
+  const policyChecked = (outcome?: Record<string, unknown>) =>
+    audit(step, contract, 'policy.checked', { ...checked, ...outcome });
 
   const { budget } = deps;
   if (decision.tier >= budget.minTier) {
@@ -94,20 +115,29 @@ export async function admitContract(
       contract.id,
     );
     if (used >= budget.max) {
-      return denyContract(step, deps, contract, {
-        by: 'constitution',
-        rule: 'action-budget',
-        reason: `${used} actions of tier >= ${budget.minTier} on ${contract.service}/${contract.environment} in the last ${Math.round(budget.windowMs / 60_000)} min; the budget is ${budget.max}`,
-      });
+      policyChecked();
+      return denyContract(
+        step,
+        deps,
+        contract,
+        {
+          by: 'constitution',
+          rule: 'action-budget',
+          reason: `${used} actions of tier >= ${budget.minTier} on ${contract.service}/${contract.environment} in the last ${Math.round(budget.windowMs / 60_000)} min; the budget is ${budget.max}`,
+        },
+        write,
+      );
     }
   }
   if (decision.denied) {
-    return denyContract(step, deps, contract, {
-      by: 'policy',
-      rule: decision.denied.rule,
-      reason: decision.denied.reason,
-      policyVersion: version,
-    });
+    policyChecked();
+    return denyContract(
+      step,
+      deps,
+      contract,
+      { by: 'policy', rule: decision.denied.rule, reason: decision.denied.reason, policyVersion: version },
+      write,
+    );
   }
 
   const adapter = deps.adapters[contract.adapter];
@@ -118,25 +148,37 @@ export async function admitContract(
     plan = adapter.describe({ action: contract.action, target: contract.target, params: contract.params });
   } catch (err) {
     if (!(err instanceof AdapterError)) throw err;
-    return denyContract(step, deps, contract, {
-      by: 'constitution',
-      rule: 'runnable-plan',
-      reason: `the ${contract.adapter} adapter cannot run this plan: ${err.message}`,
-    });
+    policyChecked();
+    return denyContract(
+      step,
+      deps,
+      contract,
+      {
+        by: 'constitution',
+        rule: 'runnable-plan',
+        reason: `the ${contract.adapter} adapter cannot run this plan: ${err.message}`,
+      },
+      write,
+    );
   }
 
   const dryRun = deps.globalDryRun || decision.dryRun !== undefined;
-  let row = await updateContract(trx, contract.id, {
+  const admitted = {
     held: false,
     tier: decision.tier,
     dry_run: dryRun,
     plan,
     policy_version: version,
-  });
+  };
 
   if (decision.approval) {
     const approvalId = randomUUID();
     const expiresAt = new Date(now.getTime() + decision.approval.expiresInMs);
+    const row = await write({
+      ...admitted,
+      status: mustNext(contract.status, 'approval_requested'),
+      approval_id: approvalId,
+    });
     await insertApproval(trx, {
       id: approvalId,
       contract_id: row.id,
@@ -148,7 +190,6 @@ export async function admitContract(
       requested_at: now,
       expires_at: expiresAt,
     });
-    row = await updateContract(trx, row.id, { approval_id: approvalId });
     emitFor(step, row)('approval.requested', {
       approval_id: approvalId,
       contract_id: row.id,
@@ -161,6 +202,7 @@ export async function admitContract(
       requested_at: now.toISOString(),
       expires_at: expiresAt.toISOString(),
     });
+    policyChecked();
     audit(step, row, 'approval.requested', {
       approval_id: approvalId,
       rule: decision.approval.rule,
@@ -171,7 +213,7 @@ export async function admitContract(
     return row;
   }
 
-  row = await updateContract(trx, row.id, { status: 'approved' });
-  audit(step, row, 'contract.approved', { by: 'policy', tier: row.tier, dry_run: row.dry_run, plan });
+  const row = await write({ ...admitted, status: mustNext(contract.status, 'admitted') });
+  policyChecked({ outcome: { status: row.status, dry_run: row.dry_run, plan } });
   return row;
 }

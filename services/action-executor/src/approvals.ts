@@ -1,6 +1,7 @@
 // The parliament: votes on a pending approval (who counts, quorum, rejection) and approvals that expire.
 import type { EventData } from '@grace/contracts';
 import { PermanentError, type ServiceRuntime } from '@grace/service-kit';
+import { mustNext } from './domain/contract-status.js';
 import { audit, denyContract, emitFor, inStep, type ExecutorDeps, type Step } from './lifecycle.js';
 import {
   insertVote,
@@ -122,7 +123,7 @@ export async function castVote(
     votes: votes.map(recordedVote),
     granted_at: now.toISOString(),
   });
-  const row = await updateContract(trx, contract.id, { status: 'approved' });
+  const row = await updateContract(trx, contract.id, { status: mustNext(contract.status, 'approval_granted') });
   audit(step, row, 'approval.granted', { approval_id: approval.id, approvers: [...approvers] });
   step.afterCommit(() => deps.metrics.approvals.inc({ outcome: 'granted' }));
   return true;
@@ -138,12 +139,12 @@ export async function expireApproval(step: Step, deps: ExecutorDeps, approval: A
     expires_at: new Date(approval.expires_at).toISOString(),
   });
   step.afterCommit(() => deps.metrics.approvals.inc({ outcome: 'expired' }));
-  const row = await denyContract(step, deps, contract, {
+  await denyContract(step, deps, contract, {
     by: 'policy',
     rule: 'approval-expired',
     reason: `the quorum (${approval.quorum_required} ${approval.quorum_role}) was not reached by ${new Date(approval.expires_at).toISOString()}`,
+    event: 'approval_expired',
   });
-  await updateContract(step.trx, row.id, { status: 'expired' });
 }
 
 /** End the pending approvals whose time ran out (each replica sweeps; SKIP LOCKED shares the work). */

@@ -4,9 +4,17 @@ import type { EventData } from '@grace/contracts';
 import type { Emit, Logger } from '@grace/service-kit';
 import type { Transaction } from 'kysely';
 import type { ActionAdapter, AdapterName } from './adapters/adapter.js';
+import { mustNext } from './domain/contract-status.js';
 import type { CompiledPolicy } from './domain/policy.js';
 import type { ExecutorMetrics } from './metrics.js';
-import { appendAudit, updateContract, type AuditStep, type ContractRow, type Database } from './store.js';
+import {
+  appendAudit,
+  updateContract,
+  type AuditStep,
+  type ContractChanges,
+  type ContractRow,
+  type Database,
+} from './store.js';
 
 export const ACTOR = 'service:action-executor';
 
@@ -101,12 +109,31 @@ export interface Denial {
   rule: string;
   reason: string;
   policyVersion?: string;
+  /** What ends it: a denial (status denied), or an approval that expired (status expired). */
+  event?: 'denied' | 'approval_expired';
 }
 
+/**
+ * How a step writes its contract: one update of the stored row, or (admission of a new request) its insert with
+ * everything admission decided, so a contract is written once per step.
+ */
+export type WriteContract = (changes: ContractChanges) => Promise<ContractRow>;
+
+export const updateWriter =
+  (step: Step, contract: Pick<ContractRow, 'id'>): WriteContract =>
+  (changes) =>
+    updateContract(step.trx, contract.id, changes);
+
 /** End a contract that will never run: status denied, `action.denied` naming the rule, an audit entry. */
-export async function denyContract(step: Step, deps: ExecutorDeps, contract: ContractRow, denial: Denial) {
-  const row = await updateContract(step.trx, contract.id, {
-    status: 'denied',
+export async function denyContract(
+  step: Step,
+  deps: ExecutorDeps,
+  contract: ContractRow,
+  denial: Denial,
+  write: WriteContract = updateWriter(step, contract),
+) {
+  const row = await write({
+    status: mustNext(contract.status, denial.event ?? 'denied'),
     held: false,
     error: `${denial.by} rule ${denial.rule}: ${denial.reason}`,
     ...(denial.policyVersion ? { policy_version: denial.policyVersion } : {}),

@@ -2,8 +2,17 @@
 // approvals and votes, the audit chain, the pause switch.
 import type { schemas } from '@grace/contracts';
 import { lockInTransaction } from '@grace/service-kit';
-import { sql, type ColumnType, type Insertable, type Kysely, type Selectable, type Transaction } from 'kysely';
+import {
+  sql,
+  type ColumnType,
+  type Insertable,
+  type Kysely,
+  type Selectable,
+  type Transaction,
+  type UpdateObject,
+} from 'kysely';
 import { GENESIS_HASH, hashEntry, type StoredAuditEntry } from './domain/audit-chain.js';
+import { CONTRACT_STATUSES, FINAL_STATUSES } from './domain/contract-status.js';
 
 type Json = Record<string, unknown>;
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
@@ -130,14 +139,7 @@ export type NewContract = Insertable<ContractsTable>;
 export type Db = Kysely<Database> | Transaction<Database>;
 
 /** Contracts whose target may not take a new action: still running, awaiting a verdict, or rolling back. */
-export const OPEN_STATUSES: readonly ContractStatus[] = [
-  'pending',
-  'approved',
-  'snapshotted',
-  'executing',
-  'executed',
-  'rolling_back',
-];
+export const OPEN_STATUSES: readonly ContractStatus[] = CONTRACT_STATUSES.filter((s) => !FINAL_STATUSES.includes(s));
 
 export const json = (value: unknown): string => JSON.stringify(value);
 
@@ -169,10 +171,14 @@ export async function getContract(
   return query.executeTakeFirst();
 }
 
+/** What a step changes in a contract row. */
+export type ContractChanges = Partial<Omit<Insertable<ContractsTable>, 'id'>>;
+
+/** One update of a contract (values or SQL expressions), the row as it now is returned (no read-back). */
 export async function updateContract(
   trx: Db,
   id: string,
-  changes: Partial<Omit<Insertable<ContractsTable>, 'id'>>,
+  changes: UpdateObject<Database, 'contracts'>,
 ): Promise<ContractRow> {
   return trx
     .updateTable('contracts')
@@ -233,28 +239,41 @@ export async function actionsAdmittedOn(
   return Number(row.n);
 }
 
-/**
- * Claim the oldest contract with work to do now (an approved or snapshotted one to run, a rollback to do, or one
- * whose worker's lease ran out), for `leaseMs`. SKIP LOCKED: replicas never claim the same contract.
- */
-export async function claimWork(
-  db: Kysely<Database>,
-  owner: string,
-  leaseMs: number,
-): Promise<ContractRow | undefined> {
-  const result = await sql<ContractRow>`
-    update contracts set lease_owner = ${owner}, lease_until = now() + make_interval(secs => ${leaseMs / 1000}),
-           updated_at = now()
-    where id = (
-      select id from contracts
-      where status in ('approved', 'snapshotted', 'executing', 'rolling_back')
-        and not held and (lease_until is null or lease_until < now())
-      order by created_at
-      for update skip locked
-      limit 1)
-    returning *`.execute(db);
-  return result.rows[0];
+/** Is a contract with this action id or idempotency key already stored? */
+export async function contractKnown(trx: Db, actionId: string, idempotencyKey: string): Promise<boolean> {
+  const row = await trx
+    .selectFrom('contracts')
+    .select('id')
+    .where((eb) => eb.or([eb('action_id', '=', actionId), eb('idempotency_key', '=', idempotencyKey)]))
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
 }
+
+/** Statuses a worker has something to do in (run it, record a lost worker's action, restore a snapshot). */
+export const WORK_STATUSES: readonly ContractStatus[] = ['approved', 'snapshotted', 'executing', 'rolling_back'];
+
+/**
+ * Lock the oldest contract with work to do now (an approved or snapshotted one to run, a rollback to do, or one
+ * whose worker's lease ran out) for the claiming transaction, which leases it in the same update as its next
+ * status. SKIP LOCKED: replicas never claim the same contract.
+ */
+export async function lockWork(trx: Db): Promise<ContractRow | undefined> {
+  return trx
+    .selectFrom('contracts')
+    .selectAll()
+    .where('status', 'in', WORK_STATUSES)
+    .where('held', '=', false)
+    .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', sql<Date>`now()`)]))
+    .orderBy('created_at')
+    .limit(1)
+    .forUpdate()
+    .skipLocked()
+    .executeTakeFirst();
+}
+
+/** A lease that runs out `ms` from now by the database's clock (the one claims compare with). */
+export const leaseFor = (ms: number) => sql<Date>`now() + make_interval(secs => ${ms / 1000})`;
 
 /** Lock a claimed contract for its next step; undefined when the lease was lost to another worker. */
 export async function lockOwnedContract(trx: Db, id: string, owner: string): Promise<ContractRow | undefined> {
@@ -265,11 +284,6 @@ export async function lockOwnedContract(trx: Db, id: string, owner: string): Pro
     .where('lease_owner', '=', owner)
     .forUpdate()
     .executeTakeFirst();
-}
-
-export async function extendLease(trx: Db, id: string, owner: string, leaseMs: number): Promise<void> {
-  await sql`update contracts set lease_until = now() + make_interval(secs => ${leaseMs / 1000})
-            where id = ${id} and lease_owner = ${owner}`.execute(trx);
 }
 
 export async function insertSnapshot(trx: Db, row: Insertable<SnapshotsTable>): Promise<void> {

@@ -4,13 +4,14 @@ import { errorMessage, WorkPool, type ServiceRuntime } from '@grace/service-kit'
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { ActionAdapter } from './adapters/adapter.js';
+import { factsOf, mustNext, next as nextStatus, type ContractEvent } from './domain/contract-status.js';
 import { audit, emitFor, inStep, originOf, planOf, type ExecutorDeps, type Step } from './lifecycle.js';
 import {
-  claimWork,
-  extendLease,
   getSnapshot,
   insertSnapshot,
+  leaseFor,
   lockOwnedContract,
+  lockWork,
   markSnapshotRestored,
   readControls,
   updateContract,
@@ -28,6 +29,15 @@ export interface WorkerSettings {
 }
 
 type Outcome<T> = { ok: true; value: T } | { ok: false; timedOut: boolean; message: string };
+
+/** A claimed contract; `started`: the claim itself started its execution (the adapter is called next). */
+interface Claimed {
+  contract: ContractRow;
+  started: boolean;
+}
+
+/** The lease released, in the same update as a step's last status. */
+const RELEASED = { lease_owner: null, lease_until: null } as const;
 
 /**
  * Run an adapter call bounded by `timeoutMs`: the signal fires at the timeout and the worker stops waiting then,
@@ -55,7 +65,7 @@ async function bounded<T>(timeoutMs: number, call: (signal: AbortSignal) => Prom
 
 export class WorkerPool {
   private readonly owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-  private readonly pool: WorkPool<ContractRow>;
+  private readonly pool: WorkPool<Claimed>;
 
   constructor(
     private readonly runtime: ServiceRuntime<Database, unknown>,
@@ -65,8 +75,8 @@ export class WorkerPool {
     this.pool = new WorkPool({
       workers: settings.workers,
       pollMs: settings.pollMs,
-      claim: () => claimWork(runtime.db, this.owner, settings.leaseMarginMs + 60_000),
-      run: (contract) => this.run(contract),
+      claim: () => this.claim(),
+      run: (claimed) => this.run(claimed),
       log: runtime.log,
       onBusy: (change) => deps.metrics.workersBusy.inc(change),
     });
@@ -95,9 +105,67 @@ export class WorkerPool {
     );
   }
 
+  /**
+   * Claim the oldest contract with work to do, in one transaction that leases it and, when it is ready to run (an
+   * approved tier-1 action, a snapshotted one), starts it in the same update: claim and start are one write. An
+   * approved one found paused is held instead (the pause switch is read in the claim's transaction), and the next
+   * one is looked at.
+   */
+  private async claim(): Promise<Claimed | undefined> {
+    for (;;) {
+      const claimed = await this.runtime.transaction((trx, emit, afterCommit) =>
+        inStep(
+          { trx, emit, afterCommit, log: this.runtime.log },
+          async (step): Promise<Claimed | 'held' | undefined> => {
+            const row = await lockWork(trx);
+            if (!row) return undefined;
+            // Approved but paused since: held until resume, never snapshotted nor run while paused.
+            if (row.status === 'approved' && (await readControls(trx)).paused) {
+              await this.holdIn(step, row);
+              return 'held';
+            }
+            // Ready to start (the status machine says: an approved tier-1 action, a snapshotted one)?
+            const runsNow = !row.dry_run && nextStatus(row.status, 'started', factsOf(row)).ok;
+            if (!runsNow)
+              return {
+                contract: await updateContract(trx, row.id, {
+                  lease_owner: this.owner,
+                  lease_until: leaseFor(this.settings.leaseMarginMs + 60_000),
+                }),
+                started: false,
+              };
+            return { contract: await this.startIn(step, row), started: true };
+          },
+        ),
+      );
+      if (claimed !== 'held') return claimed;
+    }
+  }
+
+  /** Record the start before the adapter is called (a lost worker's action is then known to have maybe run). */
+  private async startIn(step: Step, row: ContractRow): Promise<ContractRow> {
+    const next = await updateContract(step.trx, row.id, this.startChanges(step, row, row.status));
+    this.auditStart(step, next);
+    return next;
+  }
+
+  private startChanges(step: Step, row: ContractRow, from: ContractRow['status']) {
+    return {
+      status: mustNext(from, 'started', factsOf(row)),
+      started_at: step.now,
+      lease_owner: this.owner,
+      lease_until: leaseFor(row.timeout_ms + this.settings.leaseMarginMs),
+    };
+  }
+
+  private auditStart(step: Step, row: ContractRow) {
+    audit(step, row, 'execution.started', { adapter: row.adapter, action: row.action, plan: row.plan });
+  }
+
   /** Take a claimed contract through its steps until it waits for someone else (a verdict) or ends. */
-  private async run(claimed: ContractRow): Promise<void> {
-    let contract: ContractRow | undefined = claimed;
+  private async run(claimed: Claimed): Promise<void> {
+    let contract: ContractRow | undefined = claimed.contract;
+    let started = claimed.started;
     while (contract) {
       const adapter: ActionAdapter | undefined = this.deps.adapters[contract.adapter];
       switch (contract.status) {
@@ -108,35 +176,37 @@ export class WorkerPool {
           contract = await this.execute(contract, adapter);
           break;
         case 'executing':
-          contract = await this.interrupted(contract);
+          // Started by this claim: run it. Claimed with the status executing: its worker was lost.
+          contract = started ? await this.act(contract, adapter) : await this.interrupted(contract);
           break;
         case 'rolling_back':
           contract = await this.restore(contract, adapter);
           break;
         default:
+          await this.release(contract);
           contract = undefined;
       }
+      started = false;
     }
+  }
+
+  private async release(contract: ContractRow): Promise<void> {
     await this.runtime.db
       .updateTable('contracts')
-      .set({ lease_owner: null, lease_until: null })
-      .where('id', '=', claimed.id)
+      .set(RELEASED)
+      .where('id', '=', contract.id)
       .where('lease_owner', '=', this.owner)
       .execute();
   }
 
-  /** Approved but paused since: held until resume, never run while paused. */
-  private hold(contract: ContractRow) {
-    return this.step(contract, async (step, row) => {
-      const held = await updateContract(step.trx, row.id, { held: true, lease_owner: null, lease_until: null });
-      audit(step, held, 'constitution.held', { rule: 'pause-switch', reason: 'Grace was paused before it ran' });
-      return undefined;
-    });
+  /** Held by the pause switch: released on resume. */
+  private async holdIn(step: Step, row: ContractRow) {
+    const held = await updateContract(step.trx, row.id, { held: true, ...RELEASED });
+    audit(step, held, 'constitution.held', { rule: 'pause-switch', reason: 'Grace was paused before it ran' });
   }
 
   /** Tier >= 2: no snapshot, no action. */
   private async prepare(contract: ContractRow, adapter: ActionAdapter | undefined) {
-    if ((await readControls(this.runtime.db)).paused) return this.hold(contract);
     const taken = adapter
       ? await this.timed(adapter, 'snapshot', this.settings.snapshotTimeoutMs, (signal) =>
           adapter.snapshot(
@@ -145,10 +215,10 @@ export class WorkerPool {
           ),
         )
       : ({ ok: false, timedOut: false, message: `no ${contract.adapter} adapter` } as const);
-    return this.step(contract, async (step, row) => {
+    const prepared = await this.step(contract, async (step, row) => {
       if (!taken.ok) {
         const error = `snapshot failed, so nothing was done (no snapshot, no action): ${taken.message}`;
-        await this.finish(step, row, 'failed', {}, 'end_failed', error);
+        await this.finish(step, row, 'failed', {}, 'snapshot_failed', error);
         return undefined;
       }
       const snapshotId = randomUUID();
@@ -160,24 +230,31 @@ export class WorkerPool {
         state: JSON.stringify(taken.value),
         taken_at: step.now,
       });
-      const next = await updateContract(step.trx, row.id, { status: 'snapshotted', snapshot_id: snapshotId });
+      // The snapshot and the start commit together, before the adapter is called: snapshot before action, in one
+      // update (approved -> snapshotted -> executing). A dry run stops at snapshotted and is recorded next.
+      const snapshotted = { ...row, snapshot_id: snapshotId };
+      const status = mustNext(row.status, 'snapshot_taken', factsOf(snapshotted));
+      const next = await updateContract(step.trx, row.id, {
+        snapshot_id: snapshotId,
+        ...(row.dry_run ? { status } : this.startChanges(step, snapshotted, status)),
+      });
       audit(step, next, 'snapshot.taken', { snapshot_id: snapshotId, state: taken.value });
+      if (!row.dry_run) this.auditStart(step, next);
       return next;
     });
+    return prepared?.status === 'executing' ? this.act(prepared, adapter) : prepared;
   }
 
-  /** Approved (tier 1) or snapshotted: run the action through its adapter, bounded by its timeout. */
+  /** Approved (tier 1) or snapshotted: start it, then run the action. A dry run is recorded instead. */
   private async execute(contract: ContractRow, adapter: ActionAdapter | undefined) {
-    if (contract.status === 'approved' && (await readControls(this.runtime.db)).paused) return this.hold(contract);
     if (contract.dry_run)
-      return this.step(contract, async (step, row) => this.finish(step, row, 'dry_run', {}, 'verdict'));
-    const started = await this.step(contract, async (step, row) => {
-      await extendLease(step.trx, row.id, this.owner, row.timeout_ms + this.settings.leaseMarginMs);
-      const next = await updateContract(step.trx, row.id, { status: 'executing', started_at: step.now });
-      audit(step, next, 'execution.started', { adapter: row.adapter, action: row.action, plan: row.plan });
-      return next;
-    });
-    if (!started) return undefined;
+      return this.step(contract, async (step, row) => this.finish(step, row, 'dry_run', {}, 'dry_run_recorded'));
+    const started = await this.step(contract, (step, row) => this.startIn(step, row));
+    return started ? this.act(started, adapter) : undefined;
+  }
+
+  /** Executing (started by this worker): run the action through its adapter, bounded by its timeout. */
+  private async act(started: ContractRow, adapter: ActionAdapter | undefined) {
     const outcome = adapter
       ? await this.timed(adapter, 'execute', started.timeout_ms, (signal) =>
           adapter.execute(
@@ -198,10 +275,10 @@ export class WorkerPool {
       if (outcome.ok) {
         const { status, actual_state, message } = outcome.value;
         const error = status === 'failed' ? (message ?? 'the adapter reported a failure') : undefined;
-        return this.finish(step, row, status, actual_state, 'verdict', error);
+        return this.finish(step, row, status, actual_state, 'executed', error);
       }
-      if (outcome.timedOut) return this.finish(step, row, 'timed_out', {}, 'roll_back', outcome.message);
-      return this.finish(step, row, 'failed', {}, 'verdict', outcome.message);
+      if (outcome.timedOut) return this.finish(step, row, 'timed_out', {}, 'cut_short', outcome.message);
+      return this.finish(step, row, 'failed', {}, 'executed', outcome.message);
     });
   }
 
@@ -213,28 +290,32 @@ export class WorkerPool {
         row,
         'failed',
         {},
-        'roll_back',
+        'cut_short',
         'interrupted: the worker running the action stopped before it reported; the target may or may not have acted',
       ),
     );
   }
 
   /**
-   * Record what execution gave and publish action.executed. Then: wait for the verifier's verdict; roll back at
-   * once (a timed-out or interrupted execution, when there is a snapshot); or end failed (nothing was done).
+   * Record what execution gave and publish action.executed, in one update that also releases the lease unless a
+   * rollback follows. The event decides what is next (the status machine): wait for the verifier's verdict
+   * (executed, dry_run_recorded); roll back at once (cut_short: a timed-out or interrupted execution, with a
+   * snapshot); or end failed (cut_short without a snapshot, snapshot_failed: nothing was done).
    */
   private async finish(
     step: Step,
     row: ContractRow,
     result: 'succeeded' | 'failed' | 'timed_out' | 'dry_run',
     actualState: Record<string, unknown>,
-    then: 'verdict' | 'roll_back' | 'end_failed',
+    event: Extract<ContractEvent, 'executed' | 'dry_run_recorded' | 'cut_short' | 'snapshot_failed'>,
     error?: string,
   ): Promise<ContractRow | undefined> {
     const startedAt = row.started_at ?? step.now;
-    const rollBack = then === 'roll_back' && row.snapshot_id !== null;
+    const status = mustNext(row.status, event, factsOf(row));
+    const rollBack = status === 'rolling_back';
     const next = await updateContract(step.trx, row.id, {
-      status: rollBack ? 'rolling_back' : then === 'verdict' ? 'executed' : 'failed',
+      status,
+      ...(rollBack ? {} : RELEASED),
       result,
       actual_state: JSON.stringify(actualState),
       error: error ?? null,
@@ -288,9 +369,8 @@ export class WorkerPool {
       if (outcome.ok && outcome.value.status === 'restored' && snapshot) {
         await markSnapshotRestored(step.trx, snapshot.id, step.now);
         const next = await updateContract(step.trx, row.id, {
-          status: 'rolled_back',
-          lease_owner: null,
-          lease_until: null,
+          status: mustNext(row.status, 'restored', factsOf(row)),
+          ...RELEASED,
         });
         emitFor(step, next)('contract.rolled_back', {
           contract_id: next.id,
@@ -322,17 +402,21 @@ export class WorkerPool {
       const attempts = row.restore_attempts + 1;
       if (attempts < this.settings.restoreAttempts && snapshot) {
         const retryAt = new Date(step.now.getTime() + this.settings.restoreRetryMs);
-        await updateContract(step.trx, row.id, { restore_attempts: attempts, lease_owner: null, lease_until: retryAt });
+        await updateContract(step.trx, row.id, {
+          status: mustNext(row.status, 'restore_retry', factsOf(row)),
+          restore_attempts: attempts,
+          lease_owner: null,
+          lease_until: retryAt,
+        });
         audit(step, row, 'rollback.retry', { attempt: attempts, error: message, retry_at: retryAt.toISOString() });
         step.afterCommit(() => this.deps.metrics.rollbacks.inc({ trigger, outcome: 'retry' }));
         return undefined;
       }
       const failed = await updateContract(step.trx, row.id, {
-        status: 'failed',
+        status: mustNext(row.status, 'restore_failed', factsOf(row)),
         restore_attempts: attempts,
         error: `rollback failed after ${attempts} tries, the target needs a human: ${message}`,
-        lease_owner: null,
-        lease_until: null,
+        ...RELEASED,
       });
       audit(step, failed, 'rollback.failed', { attempts, error: message });
       step.afterCommit(() => this.deps.metrics.rollbacks.inc({ trigger, outcome: 'failed' }));

@@ -71,7 +71,6 @@ describe('action-executor after a crash', () => {
       expect(reply.audit.map((e) => e.step)).toEqual([
         'contract.created',
         'policy.checked',
-        'contract.approved',
         'snapshot.taken',
         'execution.started',
         'execution.finished',

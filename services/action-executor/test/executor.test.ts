@@ -106,7 +106,6 @@ describe('action-executor', () => {
     expect(reply.audit.map((e) => e.step)).toEqual([
       'contract.created',
       'policy.checked',
-      'contract.approved',
       'snapshot.taken',
       'execution.started',
       'execution.finished',

@@ -1,17 +1,27 @@
-// action.requested: persist the contract before anything else (the same idempotency key is stored once, across
-// replicas and redeliveries), then admit it: constitution, policy, approval.
+// action.requested: the contract is stored with its admission (constitution, policy, approval) in one insert, in
+// the transaction that takes the request; the same action id or idempotency key is stored once, across replicas
+// and redeliveries.
 import type { GraceEvent } from '@grace/contracts';
 import type { HandlerContext } from '@grace/service-kit';
 import { randomUUID } from 'node:crypto';
 import { admitContract } from '../admission.js';
 import { audit, inStep, type ExecutorDeps } from '../lifecycle.js';
-import { insertContract, json, type Database } from '../store.js';
+import { contractKnown, insertContract, json, lockTarget, type ContractRow, type Database } from '../store.js';
 
 export function receiveAction(deps: ExecutorDeps) {
   return async (event: GraceEvent<'action.requested'>, ctx: HandlerContext<Database>): Promise<void> => {
     const d = event.data;
     const admitted = await inStep(ctx, async (step) => {
-      const contract = await insertContract(ctx.trx, {
+      // The target's lock first: a second copy of this request (same target) waits here, then finds it stored.
+      await lockTarget(ctx.trx, d.target.service, d.target.environment);
+      if (await contractKnown(ctx.trx, d.action_id, d.idempotency_key)) {
+        ctx.log.info(
+          { action_id: d.action_id, idempotency_key: d.idempotency_key },
+          'action already known; not run again',
+        );
+        return undefined;
+      }
+      const draft: ContractRow = {
         id: randomUUID(),
         action_id: d.action_id,
         idempotency_key: d.idempotency_key,
@@ -23,31 +33,43 @@ export function receiveAction(deps: ExecutorDeps) {
         action: d.action,
         service: d.target.service,
         environment: d.target.environment,
-        target: json(d.target),
-        params: json(d.params),
+        target: d.target,
+        params: d.params,
         requested_tier: d.tier,
         tier: d.tier,
-        expected_effect: json(d.expected_effect),
-        checks: json(d.checks),
+        expected_effect: d.expected_effect,
+        checks: d.checks,
         timeout_ms: d.timeout_ms,
         attempt: d.attempt,
-        requested_by: json(d.requested_by),
-        requested_at: d.requested_at,
+        requested_by: d.requested_by,
+        requested_at: new Date(d.requested_at),
         status: 'pending',
+        held: false,
+        dry_run: false,
+        plan: null,
+        policy_version: null,
+        approval_id: null,
+        snapshot_id: null,
+        result: null,
+        actual_state: null,
+        verdict: null,
+        confidence: null,
+        verification_id: null,
+        error: null,
         correlation_id: event.correlationid ?? event.id,
+        lease_owner: null,
+        lease_until: null,
+        rollback_trigger: null,
+        rollback_reason: null,
+        restore_attempts: 0,
+        started_at: null,
+        finished_at: null,
         created_at: step.now,
         updated_at: step.now,
-      });
-      if (!contract) {
-        ctx.log.info(
-          { action_id: d.action_id, idempotency_key: d.idempotency_key },
-          'action already known; not run again',
-        );
-        return undefined;
-      }
+      };
       audit(
         step,
-        contract,
+        draft,
         'contract.created',
         {
           playbook: d.playbook,
@@ -62,8 +84,28 @@ export function receiveAction(deps: ExecutorDeps) {
         },
         `${d.requested_by.kind}:${d.requested_by.id}`,
       );
-      // Until its last delivery, a follow-up attempt waits for the previous one's verdict instead of being denied.
-      return admitContract(step, deps, contract, { waitForVerdict: ctx.deliveryCount < deps.maxAttempts });
+      // Admission decides, then the contract is inserted once with that decision. Until its last delivery, a
+      // follow-up attempt waits for the previous one's verdict instead of being denied.
+      return admitContract(step, deps, draft, {
+        locked: true,
+        waitForVerdict: ctx.deliveryCount < deps.maxAttempts,
+        write: async (changes) => {
+          const row = await insertContract(ctx.trx, {
+            ...draft,
+            ...changes,
+            target: json(draft.target),
+            params: json(draft.params),
+            expected_effect: json(draft.expected_effect),
+            checks: json(draft.checks),
+            requested_by: json(draft.requested_by),
+            actual_state: null,
+          });
+          // Stored meanwhile under another target's lock (the same key for another target): handled again, the
+          // request then finds it.
+          if (!row) throw new Error(`action ${d.action_id} was stored meanwhile by another transaction`);
+          return row;
+        },
+      });
     });
     if (admitted?.status === 'approved') ctx.afterCommit(deps.wake);
   };

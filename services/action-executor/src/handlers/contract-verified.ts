@@ -2,6 +2,7 @@
 // rollback (the workers restore it); without a snapshot the contract ends failed.
 import type { GraceEvent } from '@grace/contracts';
 import { PermanentError, type HandlerContext } from '@grace/service-kit';
+import { factsOf, next } from '../domain/contract-status.js';
 import { audit, inStep, type ExecutorDeps } from '../lifecycle.js';
 import { lockContract, updateContract, type Database } from '../store.js';
 
@@ -12,16 +13,12 @@ export function receiveVerdict(deps: ExecutorDeps) {
       const contract = await lockContract(ctx.trx, d.contract_id);
       if (!contract) throw new PermanentError(`no contract ${d.contract_id} is known to this executor`);
       const verdict = { verdict: d.verdict, confidence: d.confidence, verification_id: d.verification_id };
-      // Only a contract waiting for its verdict moves; one already rolled back (timeout) keeps its status.
-      const waiting = contract.status === 'executed';
-      const rollBack = waiting && d.verdict !== 'verified' && contract.snapshot_id !== null && !contract.dry_run;
-      const status = !waiting
-        ? contract.status
-        : d.verdict === 'verified'
-          ? 'verified'
-          : rollBack
-            ? 'rolling_back'
-            : 'failed';
+      // The status machine moves only a contract waiting for its verdict (executed); one that has moved on (rolled
+      // back after a timeout) keeps its status and records the verdict.
+      const moved = next(contract.status, d.verdict === 'verified' ? 'verified' : 'rejected', factsOf(contract));
+      const status = moved.ok ? moved.status : contract.status;
+      const rollBack = moved.ok && moved.status === 'rolling_back';
+      if (!moved.ok) step.log.info({ contract_id: contract.id, verdict: d.verdict }, `late verdict: ${moved.error}`);
       const row = await updateContract(ctx.trx, contract.id, {
         ...verdict,
         status,

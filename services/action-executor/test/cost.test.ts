@@ -1,0 +1,143 @@
+// The executor's cost per remediation (issue 16): rows written and transactions committed for one tier-1 action
+// end to end (request -> contract -> execute -> action.executed -> verdict -> verified), measured from Postgres's
+// own counters (pg_stat_user_tables of the test's schema) and the kit's commit counter, so the cost cannot creep back.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { GraceEvent } from '@grace/contracts';
+import { startService, type RunningService } from '@grace/service-kit';
+import { createSandbox, publishRaw, readStream, waitFor, type Sandbox } from '@grace/service-kit/testing';
+import { actionExecutor } from '../src/service.js';
+import type { Database } from '../src/store.js';
+import { requested, startTarget, verdictOn, type TargetSystem } from './support.js';
+
+/** Actions measured. */
+const N = 10;
+
+/**
+ * Budgets per tier-1 remediation (issue 16: the whole system at 8 commits and 30 rows per remediation, the executor's
+ * share about 2-3 commits and at most ~8 rows). Measured before the change: 15 rows in the executor's own tables
+ * (1 contract insert + 8 updates, 6 audit entries), 18.1 in all, 9.1 commits. Now: the contract inserted once with
+ * its admission, then 3 updates (claim+start, finish+release, verdict), and 5 audit entries (contract.created,
+ * policy.checked, execution.started, execution.finished, verdict.received), each transaction's in one statement.
+ */
+const OWN_ROWS_PER_ACTION = 9;
+/** Every row written in the schema, the kit's inbox (one row per handled batch) and outbox included. */
+const ALL_ROWS_PER_ACTION = 12.5;
+/**
+ * Commits, every one the kit counts (grace_db_commits_total): admission, claim+start, finish, verdict, the kit's
+ * outbox and the empty claim a worker makes after its work (a read-only transaction).
+ */
+const COMMITS_PER_ACTION = 6.5;
+
+describe('action-executor cost per tier-1 remediation', () => {
+  let sandbox: Sandbox;
+  let instance: RunningService<Database, unknown> | undefined;
+  const targets: TargetSystem[] = [];
+
+  beforeAll(async () => {
+    sandbox = await createSandbox('executorcost', {
+      WORKERS: '1',
+      // No idle polls or sweeps during the measurement: wake-ups after each commit drive the work.
+      WORK_POLL_MS: '600000',
+      APPROVAL_SWEEP_MS: '600000',
+      OUTBOX_POLL_MS: '600000',
+    });
+  });
+
+  afterAll(async () => {
+    await instance?.stop();
+    for (const t of targets) await t.stop();
+    await sandbox?.cleanup();
+  });
+
+  /** Rows inserted, updated and deleted per table of the schema, once every backend has flushed its counts. */
+  const tableCounts = async (): Promise<Record<string, number>> => {
+    let last = '';
+    for (let i = 0; i < 100; i++) {
+      const { rows } = await sandbox.pool.query<{ relname: string; n: string }>(
+        `select relname, n_tup_ins + n_tup_upd + n_tup_del as n from pg_stat_user_tables where schemaname = $1`,
+        [sandbox.schema],
+      );
+      const counts = Object.fromEntries(rows.map((r) => [r.relname, Number(r.n)]));
+      const seen = JSON.stringify(counts);
+      if (seen === last) return counts;
+      last = seen;
+      await new Promise((r) => setTimeout(r, 1_000));
+      await sandbox.pool.query('select pg_stat_clear_snapshot()');
+    }
+    throw new Error('the table counters did not settle');
+  };
+  const commits = async (service: RunningService<Database, unknown>): Promise<number> => {
+    const text = await (await fetch(`http://127.0.0.1:${service.httpPort}/metrics`)).text();
+    return Number(/^grace_db_commits_total(?:\{[^}]*\})? (\d+)/m.exec(text)?.[1] ?? NaN);
+  };
+
+  /** Run N actions of `tier` one after another, end to end; rows per table and commits per action. */
+  const measure = async (tier: 1 | 2) => {
+    // A start migrates (the first) or upserts its policy version; its connections close at stop, which flushes
+    // their counts.
+    instance = (await startService(actionExecutor, sandbox.env)) as RunningService<Database, unknown>;
+    await instance.stop();
+    const before = await tableCounts();
+
+    instance = (await startService(actionExecutor, sandbox.env)) as RunningService<Database, unknown>;
+    const commitsBefore = await commits(instance);
+    for (let i = 0; i < N; i++) {
+      const service = `cost-${tier}-${i}`;
+      targets.push(startTarget(sandbox.nc, sandbox.namespace, service, { ok: false }, { fix: (s) => (s.ok = true) }));
+      // Staging: the shipped policy lets tier 2 run there without an approval at any hour.
+      const request = requested(service, {
+        tier,
+        action: 'fix',
+        playbook: 'fix',
+        target: { service, environment: 'staging' },
+      });
+      await publishRaw(sandbox, request.type, JSON.stringify(request));
+      const executed = await waitFor('action.executed', async () =>
+        (await readStream(sandbox, 'GRACE_ACTIONS'))
+          .map((m) => m.data as GraceEvent<'action.executed'>)
+          .find((e) => e.type === 'action.executed' && e.data.action_id === request.data.action_id),
+      );
+      const verdict = verdictOn(executed, 'verified');
+      await publishRaw(sandbox, verdict.type, JSON.stringify(verdict));
+      await waitFor('verified', async () => {
+        const { rows } = await sandbox.pool.query<{ status: string }>(
+          `select status from "${sandbox.schema}".contracts where action_id = $1`,
+          [request.data.action_id],
+        );
+        return rows[0]?.status === 'verified';
+      });
+    }
+    // Let the last sent marks and acks land before counting.
+    await new Promise((r) => setTimeout(r, 500));
+    const committed = (await commits(instance)) - commitsBefore;
+    await instance.stop();
+    instance = undefined;
+    const after = await tableCounts();
+
+    const perTable = Object.fromEntries(
+      Object.keys(after)
+        .map((t) => [t, ((after[t] ?? 0) - (before[t] ?? 0)) / N] as const)
+        .filter(([, n]) => n > 0),
+    );
+    const own = (perTable.contracts ?? 0) + (perTable.audit_entries ?? 0) + (perTable.snapshots ?? 0);
+    const all = Object.values(perTable).reduce((a, n) => a + n, 0);
+    const figures = { tier, actions: N, rows_per_action: perTable, own, all, commits: committed / N };
+    // Shown on every run: the figures of issue 16.
+    console.log(JSON.stringify(figures));
+    return figures;
+  };
+
+  it('writes at most its budget of rows and transactions per tier-1 action', async () => {
+    const { own, all, commits: perAction } = await measure(1);
+    expect(own).toBeLessThanOrEqual(OWN_ROWS_PER_ACTION);
+    expect(all).toBeLessThanOrEqual(ALL_ROWS_PER_ACTION);
+    expect(perAction).toBeLessThanOrEqual(COMMITS_PER_ACTION);
+  }, 120_000);
+
+  it('and for a tier-2 action: the lease of its claim, its snapshot and its snapshot.taken more', async () => {
+    const { own, commits: perAction } = await measure(2);
+    // Before: 1 insert and 9 updates, 7 audit entries, the snapshot (18 rows), 21.1 in all; 10.1 commits.
+    expect(own).toBeLessThanOrEqual(OWN_ROWS_PER_ACTION + 3);
+    expect(perAction).toBeLessThanOrEqual(COMMITS_PER_ACTION + 1);
+  }, 120_000);
+});
