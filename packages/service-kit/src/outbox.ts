@@ -142,7 +142,7 @@ const after = (a: Cursor, b: Cursor) => {
  * publish). It walks the outbox in (xid, id) order behind a cursor (`outbox_cursor`, one row): it passes a row
  * only when every transaction older than the row's has ended (`xid < pg_snapshot_xmin(...)`), so a transaction
  * that commits late is never stepped over, and only when the row is older than `sweepAfterMs` (younger rows are
- * the writer's to publish). Rows this process published are skipped; the others are published, JetStream acks
+ * the writer's to publish: a publish that fails is retried by its process from memory). Rows this process published are skipped; the others are published, JetStream acks
  * them, and the cursor moves past them in the same transaction, claimed with FOR UPDATE SKIP LOCKED so one relay
  * sweeps at a time. So an event costs one row insert, and a sweep that moves costs one cursor update for all
  * the rows it passed. Whatever is published twice (a row another replica published directly, or again after a
@@ -159,10 +159,9 @@ export class OutboxRelay {
   /** Event ids published directly that the sweep has not passed yet, with when (entries expire after an hour). */
   private readonly published = new Map<string, number>();
   private cursor?: Cursor;
-  /** Direct publishes that failed, and how many of them a sweep had seen when it last passed every row: while
-   * they differ, the sweep takes every row, however fresh. */
-  private directFailures = 0;
-  private sweptFailures = 0;
+  /** Events whose publish after the commit failed: the loop publishes them again (in order) until JetStream
+   * takes them. The sweep is only for what a process that died could not retry. */
+  private readonly failed: GraceEvent[] = [];
 
   constructor(private readonly opts: RelayOptions) {}
 
@@ -199,7 +198,7 @@ export class OutboxRelay {
           { err: errorMessage(err), events: events.length },
           'publish after commit failed; the relay publishes these rows from the outbox',
         );
-        this.directFailures++;
+        this.failed.push(...events);
         this.wake();
       },
     );
@@ -284,6 +283,20 @@ export class OutboxRelay {
     return passed;
   }
 
+  private async retryFailed(): Promise<void> {
+    if (this.failed.length === 0) return;
+    const events = this.failed.splice(0);
+    try {
+      await Promise.all(events.map((event) => this.publishEvent(event.type, event)));
+    } catch (err) {
+      this.failed.unshift(...events);
+      throw err;
+    }
+    const now = Date.now();
+    for (const e of events) this.published.set(e.id, now);
+    this.opts.onPublished?.(events.length);
+  }
+
   private forgetOld(): void {
     const cutoff = Date.now() - 3_600_000;
     for (const [id, at] of this.published) {
@@ -299,10 +312,8 @@ export class OutboxRelay {
       this.pendingWake = false;
       let passed = 0;
       try {
-        const failed = this.directFailures;
-        const all = failed !== this.sweptFailures;
-        passed = await this.publishBatch({ all });
-        if (all && passed < this.opts.batchSize) this.sweptFailures = failed;
+        await this.retryFailed();
+        passed = await this.publishBatch();
         failures = 0;
         this.forgetOld();
       } catch (err) {
@@ -338,6 +349,7 @@ export class OutboxRelay {
     await Promise.all(this.direct);
     while (Date.now() < deadline) {
       try {
+        await this.retryFailed();
         if ((await this.publishBatch({ all: true })) === 0) break;
       } catch (err) {
         this.opts.log.warn({ err: errorMessage(err) }, 'outbox flush at shutdown failed');

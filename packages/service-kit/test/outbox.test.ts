@@ -186,7 +186,7 @@ describe('outbox relay', () => {
     expect(await count(sandbox, 'outbox', "event_id like 'direct-%'")).toBe(120);
   });
 
-  it('leaves rows pending when the publish after commit fails, and the poll then publishes them at once', async () => {
+  it('leaves rows pending when the publish after commit fails, and publishes them again once JetStream takes them, without the sweep', async () => {
     // No stream takes the subject for a while: the direct publish fails, and so does the poll, until it is back.
     await sandbox.jsm.streams.delete(`${sandbox.namespace}_GRACE_ERRORS`);
     const late = relay(10, { sweepAfterMs: 3_600_000, publishTimeoutMs: 500 });
@@ -198,8 +198,8 @@ describe('outbox relay', () => {
       await new Promise((r) => setTimeout(r, 1_000));
       expect(await behindCursor("event_id like 'late-%'")).toBe(25);
       await ensureStreams(sandbox.jsm, new Naming(sandbox.namespace));
-      // Younger than sweepAfterMs, yet published by the poll (in batches of 10): a direct publish had failed.
-      await waitFor('the poll to publish the rows', async () => (await late.backlog()) === 0, 30_000);
+      // Younger than sweepAfterMs (the sweep leaves them alone): the relay retries the failed publish itself.
+      await waitFor('the relay to publish the rows again', async () => (await late.backlog()) === 0, 30_000);
     } finally {
       await late.stop(5_000);
     }
