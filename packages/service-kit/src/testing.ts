@@ -136,6 +136,27 @@ export async function count(sandbox: Sandbox, table: string, where = 'true'): Pr
 }
 
 /** Run a TypeScript file as its own Node process (workspace packages from source); output is collected. */
+/**
+ * Rows inserted, updated and deleted per table of the sandbox's schema (`pg_stat_user_tables`), read once every
+ * backend has flushed its counts (two equal readings a second apart; a stopped service's backends flush at exit).
+ */
+export async function tableWrites(sandbox: Sandbox): Promise<Record<string, number>> {
+  let last = '';
+  for (let i = 0; i < 100; i++) {
+    await sandbox.pool.query('select pg_stat_clear_snapshot()');
+    const { rows } = await sandbox.pool.query<{ relname: string; n: string }>(
+      `select relname, n_tup_ins + n_tup_upd + n_tup_del as n from pg_stat_user_tables where schemaname = $1`,
+      [sandbox.schema],
+    );
+    const counts = Object.fromEntries(rows.map((r) => [r.relname, Number(r.n)]));
+    const seen = JSON.stringify(counts);
+    if (seen === last) return counts;
+    last = seen;
+    await new Promise((r) => setTimeout(r, 1_000));
+  }
+  throw new Error('the table counters did not settle');
+}
+
 export function spawnTs(
   path: string,
   args: string[],

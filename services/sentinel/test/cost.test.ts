@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { GraceEvent } from '@grace/contracts';
 import { startService, type RunningService } from '@grace/service-kit';
-import { createSandbox, publishRaw, readStream, waitFor, type Sandbox } from '@grace/service-kit/testing';
+import { createSandbox, publishRaw, readStream, tableWrites, waitFor, type Sandbox } from '@grace/service-kit/testing';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -53,23 +53,7 @@ describe('sentinel cost per new error and per tier-1 remediation', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  /** Rows inserted, updated and deleted per table of the schema, once every backend has flushed its counts. */
-  const tableCounts = async (): Promise<Record<string, number>> => {
-    let last = '';
-    for (let i = 0; i < 100; i++) {
-      await sandbox.pool.query('select pg_stat_clear_snapshot()');
-      const { rows } = await sandbox.pool.query<{ relname: string; n: string }>(
-        `select relname, n_tup_ins + n_tup_upd + n_tup_del as n from pg_stat_user_tables where schemaname = $1`,
-        [sandbox.schema],
-      );
-      const counts = Object.fromEntries(rows.map((r) => [r.relname, Number(r.n)]));
-      const seen = JSON.stringify(counts);
-      if (seen === last) return counts;
-      last = seen;
-      await new Promise((r) => setTimeout(r, 1_000));
-    }
-    throw new Error('the table counters did not settle');
-  };
+  const tableCounts = () => tableWrites(sandbox);
   const perItem = (before: Record<string, number>, after: Record<string, number>) =>
     Object.fromEntries(
       Object.keys(after)
