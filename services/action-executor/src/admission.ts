@@ -102,6 +102,11 @@ export async function admitContract(
   /** The policy's entry; an admitted contract's says so with its plan (one entry, not a second one). */
   const policyChecked = (outcome?: Record<string, unknown>) =>
     audit(step, contract, 'policy.checked', { ...checked, ...outcome });
+  /** Denied after the policy was evaluated: its entry first, then the denial. */
+  const deniedAfterPolicy = (why: Parameters<typeof denyContract>[3]) => {
+    policyChecked();
+    return denyContract(step, deps, contract, why, write);
+  };
 
   const { budget } = deps;
   if (decision.tier >= budget.minTier) {
@@ -115,29 +120,20 @@ export async function admitContract(
       contract.id,
     );
     if (used >= budget.max) {
-      policyChecked();
-      return denyContract(
-        step,
-        deps,
-        contract,
-        {
-          by: 'constitution',
-          rule: 'action-budget',
-          reason: `${used} actions of tier >= ${budget.minTier} on ${contract.service}/${contract.environment} in the last ${Math.round(budget.windowMs / 60_000)} min; the budget is ${budget.max}`,
-        },
-        write,
-      );
+      return deniedAfterPolicy({
+        by: 'constitution',
+        rule: 'action-budget',
+        reason: `${used} actions of tier >= ${budget.minTier} on ${contract.service}/${contract.environment} in the last ${Math.round(budget.windowMs / 60_000)} min; the budget is ${budget.max}`,
+      });
     }
   }
   if (decision.denied) {
-    policyChecked();
-    return denyContract(
-      step,
-      deps,
-      contract,
-      { by: 'policy', rule: decision.denied.rule, reason: decision.denied.reason, policyVersion: version },
-      write,
-    );
+    return deniedAfterPolicy({
+      by: 'policy',
+      rule: decision.denied.rule,
+      reason: decision.denied.reason,
+      policyVersion: version,
+    });
   }
 
   const adapter = deps.adapters[contract.adapter];
@@ -148,18 +144,11 @@ export async function admitContract(
     plan = adapter.describe({ action: contract.action, target: contract.target, params: contract.params });
   } catch (err) {
     if (!(err instanceof AdapterError)) throw err;
-    policyChecked();
-    return denyContract(
-      step,
-      deps,
-      contract,
-      {
-        by: 'constitution',
-        rule: 'runnable-plan',
-        reason: `the ${contract.adapter} adapter cannot run this plan: ${err.message}`,
-      },
-      write,
-    );
+    return deniedAfterPolicy({
+      by: 'constitution',
+      rule: 'runnable-plan',
+      reason: `the ${contract.adapter} adapter cannot run this plan: ${err.message}`,
+    });
   }
 
   const dryRun = deps.globalDryRun || decision.dryRun !== undefined;
