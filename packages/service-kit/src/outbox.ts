@@ -124,6 +124,20 @@ export interface RelayOptions {
   onPublished?: (count: number) => void;
 }
 
+/**
+ * The transactions in progress at this statement's snapshot that may still write to this outbox: every xid of
+ * the snapshot's in-progress list except those of a backend that runs under another application name (the kit
+ * names each service's connections `<service>:<schema>`, so another service, another deployment or a test's
+ * long transaction on the same server does not hold the sweep back). A transaction that ended between the
+ * snapshot and the read of pg_stat_activity, or whose backend is not visible, counts as a writer: the sweep then
+ * waits one more poll, never steps over a row.
+ */
+const OUTBOX_WRITERS_IN_FLIGHT = sql`(
+  select x from pg_snapshot_xip(pg_current_snapshot()) as x
+   where ((x::text::bigint % 4294967296)::text) not in (
+     select backend_xid::text from pg_stat_activity
+      where backend_xid is not null and application_name is distinct from current_setting('application_name')))`;
+
 interface Cursor {
   xid: string;
   id: string;
@@ -140,8 +154,8 @@ const after = (a: Cursor, b: Cursor) => {
  *
  * The sweep is for what that path did not publish (a failed publish, a process killed between commit and
  * publish). It walks the outbox in (xid, id) order behind a cursor (`outbox_cursor`, one row): it passes a row
- * only when every transaction older than the row's has ended (`xid < pg_snapshot_xmin(...)`), so a transaction
- * that commits late is never stepped over, and only when the row is older than `sweepAfterMs` (younger rows are
+ * only when every transaction older than the row's that may write this outbox has ended (OUTBOX_WRITERS_IN_FLIGHT),
+ * so a transaction that commits late is never stepped over, and only when the row is older than `sweepAfterMs` (younger rows are
  * the writer's to publish: a publish that fails is retried by its process from memory). Rows this process published are skipped; the others are published, JetStream acks
  * them, and the cursor moves past them in the same transaction, claimed with FOR UPDATE SKIP LOCKED so one relay
  * sweeps at a time. So an event costs one row insert, and a sweep that moves costs one cursor update for all
@@ -231,7 +245,7 @@ export class OutboxRelay {
     return q
       .selectFrom('outbox')
       .where(sql<boolean>`(xid, id) > (${from.xid}::xid8, ${from.id}::bigint)`)
-      .where(sql<boolean>`xid < pg_snapshot_xmin(pg_current_snapshot())`)
+      .where(sql<boolean>`(select min(x) is null or outbox.xid < min(x) from ${OUTBOX_WRITERS_IN_FLIGHT} as w(x))`)
       .where('created_at', '<', sql<Date>`now() - make_interval(secs => ${sweepAfterMs / 1000})`);
   }
 

@@ -13,6 +13,7 @@ import {
   type RelayOptions,
 } from '../src/index.js';
 import type { Kysely } from 'kysely';
+import pg from 'pg';
 import { count, createSandbox, exited, readStream, spawnFixture, waitFor, type Sandbox } from './support.js';
 
 function findings(n: number): GraceEvent[] {
@@ -205,5 +206,40 @@ describe('outbox relay', () => {
     }
     const stored = await readStream(sandbox, 'GRACE_ERRORS');
     expect(stored.map((m) => m.msgId)).toEqual(events.map((e) => e.id));
+  });
+
+  it('never steps over a row whose transaction commits late, and is not held back by another application', async () => {
+    await sandbox.jsm.streams.purge(`${sandbox.namespace}_GRACE_ERRORS`);
+    const sweeper = relay(50);
+    // Another application's long transaction with an xid: it cannot write this outbox, so it holds nothing back.
+    const stranger = new pg.Client({ connectionString: sandbox.env.DATABASE_URL, application_name: 'someone-else' });
+    // A writer of this outbox (the same application name as the relay's pool) that commits late.
+    const writer = new pg.Client({ connectionString: sandbox.env.DATABASE_URL, application_name: 'outbox-test' });
+    await stranger.connect();
+    await writer.connect();
+    try {
+      await stranger.query('begin');
+      await stranger.query('select pg_current_xact_id()');
+      const [early, late] = findings(2).map((e, i) => ({ ...e, id: `order-${i}-${e.id}` })) as [GraceEvent, GraceEvent];
+      await writer.query('begin');
+      await writer.query(`insert into "${sandbox.schema}".outbox (event_id, subject, payload) values ($1, $2, $3)`, [
+        early.id,
+        early.type,
+        JSON.stringify(early),
+      ]);
+      await db.transaction().execute((trx) => writeOutbox(trx, [late]));
+      // The later transaction committed first: the sweep must wait for the earlier one.
+      expect(await sweeper.publishBatch({ all: true })).toBe(0);
+      await writer.query('commit');
+      expect(await sweeper.publishBatch({ all: true })).toBe(2);
+      const stored = await readStream(sandbox, 'GRACE_ERRORS');
+      expect(stored.map((m) => m.msgId)).toEqual([early.id, late.id]);
+      expect(await behindCursor()).toBe(0);
+    } finally {
+      await stranger.query('rollback').catch(() => undefined);
+      await writer.query('rollback').catch(() => undefined);
+      await stranger.end();
+      await writer.end();
+    }
   });
 });
