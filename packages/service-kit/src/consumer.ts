@@ -444,17 +444,17 @@ export class ConsumerRunner<DB> {
         this.durable,
         items.map((i) => i.event.id),
       );
-      const todo = items.filter(({ event }) => {
+      const toHandle = items.filter(({ event }) => {
         const before = handled.get(event.id);
         if (before) for (const e of before) replay.set(e.id, e);
         if (before || fresh.has(event.id)) return false;
         fresh.add(event.id);
         return true;
       });
-      if (todo.length === 0) return;
+      if (toHandle.length === 0) return;
       const handleBatch = this.def.handleBatch;
-      if (handleBatch && todo.length > 1) {
-        const byEvent = new Map(todo.map(({ event }) => [event, this.emitterFor(event, emitted)]));
+      if (handleBatch && toHandle.length > 1) {
+        const byEvent = new Map(toHandle.map(({ event }) => [event, this.emitterFor(event, emitted)]));
         const ctx: BatchContext<DB> = {
           trx: trx as unknown as Transaction<DB>,
           emitFor: (event) => byEvent.get(event) ?? this.emitterFor(event, emitted),
@@ -463,14 +463,14 @@ export class ConsumerRunner<DB> {
         };
         await withTimeout(
           handleBatch(
-            todo.map((a) => a.event),
+            toHandle.map((a) => a.event),
             ctx,
           ),
           this.handlerTimeoutMs,
           `batch handler for ${subject}`,
         );
       } else {
-        for (const { msg, event } of todo) {
+        for (const { msg, event } of toHandle) {
           const ctx: HandlerContext<DB> = {
             trx: trx as unknown as Transaction<DB>,
             emit: this.emitterFor(event, emitted),
