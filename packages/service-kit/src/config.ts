@@ -18,6 +18,10 @@ export const KitConfig = {
   ),
   DB_POOL_MAX: Type.Integer({ default: 4, minimum: 1, maximum: 50 }),
   DB_STATEMENT_TIMEOUT_MS: Type.Integer({ default: 10_000, minimum: 100 }),
+  DB_PREPARED_STATEMENTS: Type.Boolean({
+    default: true,
+    description: 'parse and plan each statement once per connection (false behind a pooler in transaction mode)',
+  }),
   GRACE_NAMESPACE: Type.String({
     default: '',
     pattern: '^([A-Za-z0-9_-]{1,32})?$',
@@ -33,6 +37,20 @@ export const KitConfig = {
   HTTP_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, description: 'health, readiness, metrics' })),
   LOG_LEVEL: Type.String({ default: 'info', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] }),
   CONSUMER_CONCURRENCY: Type.Integer({ default: 6, minimum: 1, maximum: 256 }),
+  CONSUMER_GROUP_MAX: Type.Integer({
+    default: 8,
+    minimum: 1,
+    maximum: 256,
+    description: 'most consumer batches that share one transaction (group commit; 1: each batch its own)',
+  }),
+  CONSUMER_GROUP_TRANSACTIONS: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      maximum: 50,
+      description:
+        'consumer transactions in flight at once (default DB_POOL_MAX); batches ready meanwhile share the next',
+    }),
+  ),
   ACK_WAIT_MS: Type.Integer({ default: 10_000, minimum: 1_000 }),
   MAX_ATTEMPTS: Type.Integer({
     default: 5,

@@ -135,6 +135,11 @@ export interface RunnerDeps {
   metrics: KitMetrics;
   /** Publishes what handlers emitted, in order, resolving once JetStream acknowledged every event. */
   publish: (events: readonly GraceEvent[]) => Promise<void>;
+  /**
+   * Runs a batch's transaction; by default one of its own. The service passes a group commit, so batches of its
+   * consumers that are ready together share one transaction (a body may then run twice: see GroupCommit).
+   */
+  transact?: <T>(body: (trx: Transaction<KitTables>) => Promise<T>, consumer: string) => Promise<T>;
 }
 
 interface Admitted {
@@ -432,13 +437,16 @@ export class ConsumerRunner<DB> {
     const subject = this.def.subject;
     const labels = { consumer: this.durable, subject };
     const started = process.hrtime.bigint();
-    const emitted: GraceEvent[] = [];
-    const committed: (() => void)[] = [];
-    const replay = new Map<string, GraceEvent>();
-    const fresh = new Set<string>();
     const single = items.length === 1 ? items[0] : undefined;
     const log = single ? this.logFor(single.msg, single.event) : this.deps.log;
-    await this.deps.db.transaction().execute(async (trx) => {
+    const transact = this.deps.transact ?? ((body) => this.deps.db.transaction().execute(body));
+    // What one run of the body gathers (a shared transaction that rolls back runs it again, from scratch).
+    const { emitted, committed, replay, fresh } = await transact(async (trx: Transaction<KitTables>) => {
+      const emitted: GraceEvent[] = [];
+      const committed: (() => void)[] = [];
+      const replay = new Map<string, GraceEvent>();
+      const fresh = new Set<string>();
+      const gathered = { emitted, committed, replay, fresh };
       const handled = await claimInbox(
         trx,
         this.durable,
@@ -451,7 +459,7 @@ export class ConsumerRunner<DB> {
         fresh.add(event.id);
         return true;
       });
-      if (toHandle.length === 0) return;
+      if (toHandle.length === 0) return gathered;
       const handleBatch = this.def.handleBatch;
       if (handleBatch && toHandle.length > 1) {
         const byEvent = new Map(toHandle.map(({ event }) => [event, this.emitterFor(event, emitted)]));
@@ -482,7 +490,8 @@ export class ConsumerRunner<DB> {
         }
       }
       await recordInbox(trx, this.durable, [...fresh], emitted);
-    });
+      return gathered;
+    }, this.durable);
     runAfterCommit(committed, log);
     for (const e of emitted) replay.delete(e.id);
     try {

@@ -10,7 +10,17 @@ export interface DatabaseOptions {
   applicationName: string;
   /** Told of every commit the server makes for this pool: a COMMIT, or a statement outside a transaction. */
   onCommit?: () => void;
+  /** Told of every statement sent (BEGIN and COMMIT included). */
+  onStatement?: () => void;
+  /**
+   * Send statements with parameters as named prepared statements, so Postgres parses and plans each distinct
+   * text once per connection, not on every call (off behind a pooler in transaction mode, e.g. PgBouncer).
+   */
+  prepare?: boolean;
 }
+
+/** Distinct statement texts one connection keeps prepared; texts past this run unnamed (parsed each time). */
+export const PREPARED_PER_CONNECTION = 256;
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -41,30 +51,57 @@ export function createPool(opts: DatabaseOptions): pg.Pool {
   // transaction holds it would crash the process. Its queries fail with the error; the pool drops it on release.
   pool.on('connect', (client) => {
     client.on('error', () => undefined);
-    if (opts.onCommit) countCommits(client, opts.onCommit);
+    instrument(client, opts);
   });
   return pool;
 }
 
 const BEGIN = /^\s*(begin|start\s+transaction)\b/i;
 const END = /^\s*(commit|end|rollback|abort)\b/i;
+const COMMIT = /^\s*(commit|end)\b/i;
+
+/** The name each distinct statement text is prepared under, shared by every connection of the process. */
+const statementNames = new Map<string, string>();
+function statementName(text: string): string {
+  let name = statementNames.get(text);
+  if (name === undefined) {
+    name = `g${statementNames.size.toString(36)}`;
+    // Texts built with a varying number of values (IN lists, multi-row inserts) must not grow this without end.
+    if (statementNames.size < 4 * PREPARED_PER_CONNECTION) statementNames.set(text, name);
+    else return '';
+  }
+  return name;
+}
 
 /**
- * Count the transactions a client commits as the server counts them (pg_stat_database.xact_commit): each COMMIT,
- * and each statement run outside a transaction. Kysely sends BEGIN and COMMIT as plain statements, so the text
- * of each query says which it is.
+ * Wrap a client's `query`:
+ * - count the transactions it commits as the server counts them (pg_stat_database.xact_commit): each COMMIT,
+ *   and each statement run outside a transaction (Kysely sends BEGIN and COMMIT as plain statements, so the
+ *   text of each query says which it is);
+ * - send a statement with parameters (Kysely's `query(text, values)`) as a named prepared statement, at most
+ *   PREPARED_PER_CONNECTION distinct texts per connection.
  */
-function countCommits(client: pg.PoolClient, onCommit: () => void): void {
+function instrument(client: pg.PoolClient, opts: DatabaseOptions): void {
   let inTransaction = false;
+  const prepared = new Set<string>();
   const query = client.query.bind(client) as (...args: unknown[]) => unknown;
   (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
     const first = args[0];
     const text = typeof first === 'string' ? first : ((first as { text?: string } | undefined)?.text ?? '');
+    opts.onStatement?.();
     if (BEGIN.test(text)) inTransaction = true;
     else if (END.test(text)) {
-      if (inTransaction && /^\s*(commit|end)/i.test(text)) onCommit();
+      if (inTransaction && COMMIT.test(text)) opts.onCommit?.();
       inTransaction = false;
-    } else if (!inTransaction) onCommit();
+    } else if (!inTransaction) opts.onCommit?.();
+    const values = args[1];
+    if (opts.prepare && typeof first === 'string' && Array.isArray(values) && values.length > 0) {
+      const name = statementName(first);
+      if (name && (prepared.has(name) || prepared.size < PREPARED_PER_CONNECTION)) {
+        prepared.add(name);
+        return query({ name, text: first, values }, ...args.slice(2));
+      }
+    }
     return query(...args);
   };
 }

@@ -5,6 +5,7 @@ export * from './db.js';
 export * from './errors.js';
 export * from './fetch-body.js';
 export * from './file-watch.js';
+export * from './group-commit.js';
 export * from './http.js';
 export * from './logger.js';
 export * from './metrics.js';

@@ -12,6 +12,7 @@ export class KitMetrics {
   readonly outboxBacklog: Gauge;
   readonly outboxPublished: Counter;
   readonly queries: Counter<'subject' | 'outcome'>;
+  readonly dbStatements: Counter;
   readonly dbCommits: Counter;
   readonly queryDuration: Histogram<'subject'>;
 
@@ -69,6 +70,11 @@ export class KitMetrics {
     this.dbCommits = new Counter({
       name: 'grace_db_commits_total',
       help: 'Transactions this process committed in Postgres (each COMMIT, and each statement outside a transaction)',
+      registers,
+    });
+    this.dbStatements = new Counter({
+      name: 'grace_db_statements_total',
+      help: 'Statements this process sent to Postgres (BEGIN and COMMIT included)',
       registers,
     });
     this.queries = new Counter({

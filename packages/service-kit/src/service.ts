@@ -26,6 +26,7 @@ import { ConfigError, loadConfig, type KitConfig } from './config.js';
 import { ConsumerRunner, runAfterCommit, type ConsumerDefinition, type Emit, type EmitOptions } from './consumer.js';
 import { createDb, schemaForService, assertSchemaName } from './db.js';
 import { errorMessage, InvalidInputError, withTimeout } from './errors.js';
+import { GroupCommit } from './group-commit.js';
 import { closeServer, startSideServer, type UpgradeListener } from './http.js';
 import { createLogger, type Logger } from './logger.js';
 import { KitMetrics } from './metrics.js';
@@ -139,6 +140,8 @@ export async function startService<DB, P extends TProperties>(
     // Which service and which deployment's schema a connection is, in pg_stat_activity (at most 63 characters).
     applicationName: `${def.name}:${schema}`.slice(0, 63),
     onCommit: () => metrics.dbCommits.inc(),
+    onStatement: () => metrics.dbStatements.inc(),
+    prepare: config.DB_PREPARED_STATEMENTS,
   });
   const kitDb = db as unknown as Kysely<KitTables>;
   let migrated = false;
@@ -242,6 +245,12 @@ export async function startService<DB, P extends TProperties>(
   const parts = (await (async () => def.setup?.(runtime))().catch(failStart)) ?? {};
   if (parts.stop) cleanups.unshift(parts.stop);
 
+  // Batches of different consumers that are ready together commit in one transaction (group commit).
+  const consumerCommits = new GroupCommit<Transaction<KitTables>>((body) => kitDb.transaction().execute(body), {
+    max: config.CONSUMER_GROUP_MAX,
+    concurrency: config.CONSUMER_GROUP_TRANSACTIONS ?? config.DB_POOL_MAX,
+    log,
+  });
   const runners = (parts.consumers ?? []).map(
     (c) =>
       new ConsumerRunner<DB>(
@@ -256,7 +265,16 @@ export async function startService<DB, P extends TProperties>(
           handlerTimeoutMs: config.HANDLER_TIMEOUT_MS,
           maxEventBytes: config.MAX_EVENT_BYTES,
         },
-        { db: kitDb, js, jsm, naming, log, metrics, publish: (events) => relay.publishAll(events) },
+        {
+          db: kitDb,
+          js,
+          jsm,
+          naming,
+          log,
+          metrics,
+          publish: (events) => relay.publishAll(events),
+          transact: (body, consumer) => consumerCommits.submit(body, consumer),
+        },
       ),
   );
   for (const r of runners) await r.provision().catch(failStart);

@@ -80,22 +80,29 @@ export class WorkPool<T> {
     });
   }
 
-  // One claimMany at a time: a worker that arrives while one runs takes from what it brings.
-  private async next(): Promise<T | undefined> {
+  // One claimMany at a time: a worker that arrives while one runs takes from what it brings. `more`: there may be
+  // more work than was claimed (a single claim found one; a claimMany filled what it asked for).
+  private async next(): Promise<{ item: T | undefined; more: boolean }> {
     const { claim, claimMany, workers } = this.options;
     const ready = this.ready.shift();
-    if (ready !== undefined || !claimMany) return ready ?? claim();
+    if (ready !== undefined) return { item: ready, more: false };
+    if (!claimMany) {
+      const item = await claim();
+      return { item, more: item !== undefined };
+    }
     if (this.claiming) {
       await this.claiming.catch(() => undefined);
-      return this.ready.shift();
+      return { item: this.ready.shift(), more: false };
     }
-    const claiming = claimMany(Math.max(1, workers - this.busy - this.ready.length));
+    const max = Math.max(1, workers - this.busy - this.ready.length);
+    const claiming = claimMany(max);
     this.claiming = claiming;
     try {
-      const [first, ...rest] = await claiming;
+      const claimed = await claiming;
+      const [first, ...rest] = claimed;
       this.ready.push(...rest);
       for (let i = 0; i < rest.length; i++) this.wake();
-      return first;
+      return { item: first, more: claimed.length >= max };
     } finally {
       this.claiming = undefined;
     }
@@ -105,8 +112,9 @@ export class WorkPool<T> {
     const { run, log, onBusy } = this.options;
     while (this.running) {
       let item: T | undefined;
+      let more = false;
       try {
-        item = await this.next();
+        ({ item, more } = await this.next());
       } catch (err) {
         log.error({ err: errorMessage(err) }, 'claiming work failed; retrying');
       }
@@ -115,7 +123,7 @@ export class WorkPool<T> {
         continue;
       }
       // There may be more: the next idle worker looks too.
-      this.wake();
+      if (more) this.wake();
       this.busy++;
       onBusy?.(1);
       try {

@@ -21,6 +21,7 @@ import {
   openContractOn,
   readControls,
   type ContractRow,
+  type AdmissionRead,
 } from './store.js';
 
 /**
@@ -46,13 +47,13 @@ export async function admitContract(
   step: Step,
   deps: ExecutorDeps,
   contract: ContractRow,
-  options: { waitForVerdict?: boolean; write?: WriteContract; locked?: boolean } = {},
+  options: { waitForVerdict?: boolean; write?: WriteContract; locked?: boolean; read?: AdmissionRead } = {},
 ): Promise<ContractRow> {
   const { trx, now } = step;
   const write = options.write ?? updateWriter(step, contract);
   if (!options.locked) await lockTarget(trx, contract.service, contract.environment);
 
-  const controls = await readControls(trx);
+  const controls = options.read?.controls ?? (await readControls(trx));
   if (controls.paused) {
     const row = await write({ held: true });
     audit(step, row, 'constitution.held', {
@@ -62,7 +63,9 @@ export async function admitContract(
     return row;
   }
 
-  const open = await openContractOn(trx, contract.service, contract.environment, contract.id);
+  const open = options.read
+    ? options.read.open
+    : await openContractOn(trx, contract.service, contract.environment, contract.id);
   if (open) {
     const previousAttempt =
       open.status === 'executed' && contract.incident_id !== null && open.incident_id === contract.incident_id;

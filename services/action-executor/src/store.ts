@@ -2,6 +2,7 @@
 // approvals and votes, the audit chain, the pause switch.
 import type { schemas } from '@grace/contracts';
 import { lockInTransaction } from '@grace/service-kit';
+import { jsonObjectFrom } from 'kysely/helpers/postgres';
 import {
   sql,
   type ColumnType,
@@ -239,26 +240,64 @@ export async function actionsAdmittedOn(
   return Number(row.n);
 }
 
-/** Is a contract with this action id or idempotency key already stored? */
-export async function contractKnown(trx: Db, actionId: string, idempotencyKey: string): Promise<boolean> {
+/** What admission reads of the target, under its lock: the pause switch and another open contract on it. */
+export interface AdmissionRead {
+  controls: Selectable<ControlsTable>;
+  open: Pick<ContractRow, 'id' | 'playbook' | 'status' | 'incident_id'> | undefined;
+}
+
+/**
+ * In one statement, what admitting a new request reads under its target's lock: whether a contract with its
+ * action id or idempotency key is stored already, the pause switch, and another open contract on the target.
+ */
+export async function readForAdmission(
+  trx: Db,
+  request: { actionId: string; idempotencyKey: string; service: string; environment: string },
+): Promise<AdmissionRead & { known: boolean }> {
   const row = await trx
-    .selectFrom('contracts')
-    .select('id')
-    .where((eb) => eb.or([eb('action_id', '=', actionId), eb('idempotency_key', '=', idempotencyKey)]))
-    .limit(1)
-    .executeTakeFirst();
-  return row !== undefined;
+    .selectFrom('controls')
+    .selectAll('controls')
+    .select((eb) => [
+      eb
+        .exists(
+          eb
+            .selectFrom('contracts')
+            .select('contracts.id')
+            .where((w) =>
+              w.or([
+                w('contracts.action_id', '=', request.actionId),
+                w('contracts.idempotency_key', '=', request.idempotencyKey),
+              ]),
+            ),
+        )
+        .as('known'),
+      jsonObjectFrom(
+        eb
+          .selectFrom('contracts')
+          .select(['contracts.id', 'contracts.playbook', 'contracts.status', 'contracts.incident_id'])
+          .where('contracts.service', '=', request.service)
+          .where('contracts.environment', '=', request.environment)
+          .where('contracts.held', '=', false)
+          .where('contracts.status', 'in', OPEN_STATUSES)
+          .orderBy('contracts.created_at')
+          .limit(1),
+      ).as('open'),
+    ])
+    .where('controls.id', '=', 1)
+    .executeTakeFirstOrThrow();
+  const { known, open, ...controls } = row;
+  return { known: Boolean(known), open: (open ?? undefined) as AdmissionRead['open'], controls };
 }
 
 /** Statuses a worker has something to do in (run it, record a lost worker's action, restore a snapshot). */
 export const WORK_STATUSES: readonly ContractStatus[] = ['approved', 'snapshotted', 'executing', 'rolling_back'];
 
 /**
- * Lock the oldest contract with work to do now (an approved or snapshotted one to run, a rollback to do, or one
- * whose worker's lease ran out) for the claiming transaction, which leases it in the same update as its next
- * status. SKIP LOCKED: replicas never claim the same contract.
+ * Lock the oldest `limit` contracts with work to do now (an approved or snapshotted one to run, a rollback to do,
+ * or one whose worker's lease ran out) for the claiming transaction, which leases each in the same update as its
+ * next status. SKIP LOCKED: replicas never claim the same contract.
  */
-export async function lockWork(trx: Db): Promise<ContractRow | undefined> {
+export async function lockWork(trx: Db, limit: number): Promise<ContractRow[]> {
   return trx
     .selectFrom('contracts')
     .selectAll()
@@ -266,10 +305,10 @@ export async function lockWork(trx: Db): Promise<ContractRow | undefined> {
     .where('held', '=', false)
     .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', sql<Date>`now()`)]))
     .orderBy('created_at')
-    .limit(1)
+    .limit(limit)
     .forUpdate()
     .skipLocked()
-    .executeTakeFirst();
+    .execute();
 }
 
 /** A lease that runs out `ms` from now by the database's clock (the one claims compare with). */

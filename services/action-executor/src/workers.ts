@@ -1,6 +1,6 @@
 // The worker pool: claims contracts with work to do (SKIP LOCKED, leased) and runs their steps outside any
 // transaction: snapshot (tier >= 2), execute with the action's timeout, restore on drift, failure or timeout.
-import { errorMessage, WorkPool, type ServiceRuntime } from '@grace/service-kit';
+import { errorMessage, GroupCommit, WorkPool, type ServiceRuntime } from '@grace/service-kit';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { ActionAdapter } from './adapters/adapter.js';
@@ -66,6 +66,8 @@ async function bounded<T>(timeoutMs: number, call: (signal: AbortSignal) => Prom
 export class WorkerPool {
   private readonly owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   private readonly pool: WorkPool<Claimed>;
+  /** The steps that finish while a transaction is in flight commit together in the next one. */
+  private readonly steps: GroupCommit<Step>;
 
   constructor(
     private readonly runtime: ServiceRuntime<Database, unknown>,
@@ -75,11 +77,17 @@ export class WorkerPool {
     this.pool = new WorkPool({
       workers: settings.workers,
       pollMs: settings.pollMs,
-      claim: () => this.claim(),
+      claim: async () => (await this.claim(1))[0],
+      claimMany: (max) => this.claim(max),
       run: (claimed) => this.run(claimed),
       log: runtime.log,
       onBusy: (change) => deps.metrics.workersBusy.inc(change),
     });
+    this.steps = new GroupCommit<Step>(
+      (body) =>
+        runtime.transaction((trx, emit, afterCommit) => inStep({ trx, emit, afterCommit, log: runtime.log }, body)),
+      { max: settings.workers, log: runtime.log },
+    );
   }
 
   start(): void {
@@ -95,50 +103,54 @@ export class WorkerPool {
     this.pool.wake();
   }
 
-  /** One step in one transaction, only while this worker still holds the contract's lease. */
+  /**
+   * One step in a transaction, only while this worker still holds the contract's lease. Steps of other contracts
+   * that are ready at the same time share the transaction (group commit) and its one audit append.
+   */
   private step(contract: ContractRow, fn: (step: Step, row: ContractRow) => Promise<ContractRow | undefined>) {
-    return this.runtime.transaction((trx, emit, afterCommit) =>
-      inStep({ trx, emit, afterCommit, log: this.runtime.log.child({ contract_id: contract.id }) }, async (step) => {
-        const row = await lockOwnedContract(trx, contract.id, this.owner);
-        return row ? fn(step, row) : undefined;
-      }),
-    );
+    return this.steps.submit(async (shared) => {
+      const row = await lockOwnedContract(shared.trx, contract.id, this.owner);
+      return row ? fn({ ...shared, log: this.runtime.log.child({ contract_id: contract.id }) }, row) : undefined;
+    });
   }
 
   /**
-   * Claim the oldest contract with work to do, in one transaction that leases it and, when it is ready to run (an
-   * approved tier-1 action, a snapshotted one), starts it in the same update: claim and start are one write. An
-   * approved one found paused is held instead (the pause switch is read in the claim's transaction), and the next
-   * one is looked at.
+   * Claim the oldest contracts with work to do, up to `max`, in one transaction that leases each and, when it is
+   * ready to run (an approved tier-1 action, a snapshotted one), starts it in the same update: claim and start are
+   * one write. An approved one found paused is held instead (the pause switch is read in the claim's transaction),
+   * and the claim looks again.
    */
-  private async claim(): Promise<Claimed | undefined> {
+  private async claim(max: number): Promise<Claimed[]> {
     for (;;) {
-      const claimed = await this.runtime.transaction((trx, emit, afterCommit) =>
-        inStep(
-          { trx, emit, afterCommit, log: this.runtime.log },
-          async (step): Promise<Claimed | 'held' | undefined> => {
-            const row = await lockWork(trx);
-            if (!row) return undefined;
+      const { claimed, held } = await this.runtime.transaction((trx, emit, afterCommit) =>
+        inStep({ trx, emit, afterCommit, log: this.runtime.log }, async (step) => {
+          const out: { claimed: Claimed[]; held: number } = { claimed: [], held: 0 };
+          let paused: boolean | undefined;
+          for (const row of await lockWork(trx, max)) {
             // Approved but paused since: held until resume, never snapshotted nor run while paused.
-            if (row.status === 'approved' && (await readControls(trx)).paused) {
+            if (row.status === 'approved' && (paused ??= (await readControls(trx)).paused)) {
               await this.holdIn(step, row);
-              return 'held';
+              out.held++;
+              continue;
             }
             // Ready to start (the status machine says: an approved tier-1 action, a snapshotted one)?
             const runsNow = !row.dry_run && nextStatus(row.status, 'started', factsOf(row)).ok;
-            if (!runsNow)
-              return {
-                contract: await updateContract(trx, row.id, {
-                  lease_owner: this.owner,
-                  lease_until: leaseFor(this.settings.leaseMarginMs + 60_000),
-                }),
-                started: false,
-              };
-            return { contract: await this.startIn(step, row), started: true };
-          },
-        ),
+            out.claimed.push(
+              runsNow
+                ? { contract: await this.startIn(step, row), started: true }
+                : {
+                    contract: await updateContract(trx, row.id, {
+                      lease_owner: this.owner,
+                      lease_until: leaseFor(this.settings.leaseMarginMs + 60_000),
+                    }),
+                    started: false,
+                  },
+            );
+          }
+          return out;
+        }),
       );
-      if (claimed !== 'held') return claimed;
+      if (claimed.length > 0 || held === 0) return claimed;
     }
   }
 

@@ -1,6 +1,6 @@
 // learning-loop as a service definition: the outcome consumers, the queries, and the publisher of changed
 // statistics (one playbook.stats.updated per changed key per interval).
-import { every, transactionalConsumers, type ServiceDefinition } from '@grace/service-kit';
+import { consumer, every, TRANSACTIONAL_BATCH as batch, type ServiceDefinition } from '@grace/service-kit';
 import { config } from './config.js';
 import { onDenied, onRolledBack, onVerified } from './handlers/outcomes.js';
 import { migrations } from './migrations/index.js';
@@ -34,11 +34,16 @@ export const learningLoop: ServiceDefinition<Database, typeof config> = {
     );
 
     return {
-      consumers: transactionalConsumers<Database>({
-        'contract.verified': onVerified(halfLifeMs),
-        'contract.rolled_back': onRolledBack(halfLifeMs),
-        'action.denied': onDenied(halfLifeMs),
-      }),
+      // Each outcome consumer records a batch in a few statements (recordAll), not a few per event.
+      consumers: [
+        consumer<Database, 'contract.verified'>({ subject: 'contract.verified', ...onVerified(halfLifeMs), batch }),
+        consumer<Database, 'contract.rolled_back'>({
+          subject: 'contract.rolled_back',
+          ...onRolledBack(halfLifeMs),
+          batch,
+        }),
+        consumer<Database, 'action.denied'>({ subject: 'action.denied', ...onDenied(halfLifeMs), batch }),
+      ],
       queries: {
         'learning.query.stats': statsQuery(db),
         'learning.query.outcomes': outcomesQuery(db),

@@ -61,20 +61,28 @@ type Db = Kysely<Database> | Transaction<Database>;
 /** The statistics key of a playbook over every signature. */
 export const OVERALL = '';
 
-/** The outcome record of an action, locked for this transaction; undefined when there is none yet. */
-export async function lockExistingOutcome(trx: Transaction<Database>, actionId: string) {
-  return trx.selectFrom('outcomes').selectAll().where('action_id', '=', actionId).forUpdate().executeTakeFirst();
+/** The outcome records of these actions that exist, locked for this transaction. */
+export async function lockExistingOutcomes(trx: Transaction<Database>, actionIds: readonly string[]) {
+  if (actionIds.length === 0) return [];
+  return trx.selectFrom('outcomes').selectAll().where('action_id', 'in', actionIds).forUpdate().execute();
 }
 
-/** Insert a whole outcome record in one statement; false when another transaction inserted it first. */
-export async function insertOutcome(trx: Transaction<Database>, row: Insertable<OutcomesTable>): Promise<boolean> {
+/**
+ * Insert whole outcome records in one statement; the action ids another transaction inserted first are left out
+ * of what it returns.
+ */
+export async function insertOutcomes(
+  trx: Transaction<Database>,
+  rows: readonly Insertable<OutcomesTable>[],
+): Promise<Set<string>> {
+  if (rows.length === 0) return new Set();
   const inserted = await trx
     .insertInto('outcomes')
-    .values(row)
+    .values([...rows])
     .onConflict((oc) => oc.column('action_id').doNothing())
     .returning('action_id')
-    .executeTakeFirst();
-  return inserted !== undefined;
+    .execute();
+  return new Set(inserted.map((row) => row.action_id));
 }
 
 export async function updateOutcome(
@@ -119,39 +127,60 @@ const fromState = (s: StatsState) => ({
   decayed_at: s.decayedAt,
 });
 
+export interface StatisticsKey {
+  signature: string;
+  playbook: string;
+}
+
+const keyOf = (k: StatisticsKey) => `${k.playbook}\u0000${k.signature}`;
+const byKey = (a: StatisticsKey, b: StatisticsKey) =>
+  a.playbook === b.playbook ? a.signature.localeCompare(b.signature) : a.playbook.localeCompare(b.playbook);
+
 /**
- * Change the statistics of each key (in key order, so concurrent updates of overlapping keys cannot deadlock)
- * under a row lock, and mark them for the publisher.
+ * Apply `changes` (in their order) to the statistics of their keys and mark those for the publisher, in three
+ * statements whatever the number of keys: the new keys created, every key locked (in key order, so concurrent
+ * updates of overlapping keys cannot deadlock), every key written.
  */
 export async function updateStatistics(
   trx: Transaction<Database>,
-  keys: { signature: string; playbook: string }[],
-  change: (state: StatsState) => StatsState,
+  changes: readonly { keys: readonly StatisticsKey[]; change: (state: StatsState) => StatsState }[],
   now: Date,
 ): Promise<void> {
-  const ordered = [...keys].sort((a, b) =>
-    a.playbook === b.playbook ? a.signature.localeCompare(b.signature) : a.playbook.localeCompare(b.playbook),
-  );
-  for (const key of ordered) {
-    await trx
-      .insertInto('statistics')
-      .values({ ...key, ...fromState(EMPTY_STATS), updated_at: now })
-      .onConflict((oc) => oc.columns(['signature', 'playbook']).doNothing())
-      .execute();
-    const row = await trx
-      .selectFrom('statistics')
-      .selectAll()
-      .where('signature', '=', key.signature)
-      .where('playbook', '=', key.playbook)
-      .forUpdate()
-      .executeTakeFirstOrThrow();
-    await trx
-      .updateTable('statistics')
-      .set({ ...fromState(change(toState(row))), updated_at: now, dirty: true })
-      .where('signature', '=', key.signature)
-      .where('playbook', '=', key.playbook)
-      .execute();
-  }
+  const keys = new Map<string, StatisticsKey>();
+  for (const { keys: each } of changes) for (const key of each) keys.set(keyOf(key), key);
+  if (keys.size === 0) return;
+  const ordered = [...keys.values()].sort(byKey);
+  await trx
+    .insertInto('statistics')
+    .values(ordered.map((key) => ({ ...key, ...fromState(EMPTY_STATS), updated_at: now })))
+    .onConflict((oc) => oc.columns(['signature', 'playbook']).doNothing())
+    .execute();
+  const rows = await trx
+    .selectFrom('statistics')
+    .selectAll()
+    .where((eb) => eb.or(ordered.map((k) => eb.and([eb('signature', '=', k.signature), eb('playbook', '=', k.playbook)]))))
+    .orderBy('playbook')
+    .orderBy('signature')
+    .forUpdate()
+    .execute();
+  const states = new Map(rows.map((row) => [keyOf(row), toState(row)]));
+  for (const { keys: each, change } of changes)
+    for (const key of each) states.set(keyOf(key), change(states.get(keyOf(key))!));
+  // Every key written in one statement: each exists and is locked by now, so the insert always updates.
+  const written = ordered.map((key) => ({ ...key, ...fromState(states.get(keyOf(key))!), updated_at: now, dirty: true }));
+  await trx
+    .insertInto('statistics')
+    .values(written)
+    .onConflict((oc) =>
+      oc.columns(['signature', 'playbook']).doUpdateSet((eb) =>
+        Object.fromEntries(
+          Object.keys(written[0]!)
+            .filter((column) => column !== 'signature' && column !== 'playbook')
+            .map((column) => [column, eb.ref(`excluded.${column}` as 'excluded.executions')]),
+        ),
+      ),
+    )
+    .execute();
 }
 
 /** Changed keys not yet published, locked (SKIP LOCKED: replicas publish different keys). */

@@ -156,7 +156,14 @@ export async function openIncident(db: Db, row: IncidentRow): Promise<boolean> {
   const inserted = await db
     .insertInto('incidents')
     .values(encoded(row) as Insertable<IncidentsTable>)
-    .onConflict((oc) => oc.columns(['fingerprint', 'environment']).where('status', 'not in', CLOSED).doNothing())
+    .onConflict((oc) =>
+      // The arbiter is the partial unique index of open incidents: its predicate must be literal to match it
+      // (a parameter would not, once the statement is prepared).
+      oc
+        .columns(['fingerprint', 'environment'])
+        .where(sql<boolean>`status not in (${sql.join(CLOSED.map((status) => sql.lit(status)))})`)
+        .doNothing(),
+    )
     .returning('id')
     .executeTakeFirst();
   return inserted !== undefined;
@@ -178,18 +185,29 @@ export async function getIncident(db: Db, id: string) {
 }
 
 /** The incident of a fingerprint escalated since `since`, if any (a human owns it now). */
-export async function lockRecentEscalation(db: Db, fingerprint: string, environment: string, since: Date) {
-  return db
+/**
+ * In one statement, lock what a capture of this fingerprint meets: its open incident, and its latest escalation
+ * closed since `since` (a human owns that one: more of the same is counted on it).
+ */
+export async function lockTriageIncidents(db: Db, fingerprint: string, environment: string, since: Date) {
+  const rows = await db
     .selectFrom('incidents')
     .selectAll()
     .where('fingerprint', '=', fingerprint)
     .where('environment', '=', environment)
-    .where('status', '=', 'escalated')
-    .where('closed_at', '>=', since)
-    .orderBy('closed_at', 'desc')
-    .limit(1)
+    .where((eb) =>
+      eb.or([
+        eb('status', 'not in', CLOSED),
+        eb.and([eb('status', '=', 'escalated'), eb('closed_at', '>=', since)]),
+      ]),
+    )
     .forUpdate()
-    .executeTakeFirst();
+    .execute();
+  const escalated = rows.filter((row) => row.status === 'escalated');
+  return {
+    open: rows.find((row) => !CLOSED.includes(row.status)),
+    escalated: escalated.sort((a, b) => Number(b.closed_at) - Number(a.closed_at))[0],
+  };
 }
 
 /** The incident whose current (last) attempt requested this action, if any. */

@@ -117,7 +117,11 @@ export async function judge(
   } else {
     results = await Promise.all(checks.map((check) => runCheck(check, executed, deps)));
     observations = observationsOf(executed, checks, results);
-    const baselines = await baselinesFor(deps.db, executed.target.service, executed.target.environment);
+    // Only observed values are compared with their baselines: none observed (state checks), nothing to read.
+    const baselines =
+      observations.length > 0
+        ? await baselinesFor(deps.db, executed.target.service, executed.target.environment)
+        : [];
     const deviations: BaselineDeviation[] = [];
     for (const o of observations) {
       const row = baselines.find((b) => b.check === o.check && b.metric === o.metric);

@@ -1,6 +1,15 @@
 // verifier as a service definition: the consumers (executed actions, captured errors), the queries, and the
 // workers that judge verifications when they are due.
-import { consumer, every, TRANSACTIONAL_BATCH, WorkPool, type ServiceDefinition } from '@grace/service-kit';
+import {
+  consumer,
+  every,
+  GroupCommit,
+  TRANSACTIONAL_BATCH,
+  WorkPool,
+  type Emit,
+  type ServiceDefinition,
+} from '@grace/service-kit';
+import type { Transaction } from 'kysely';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { config } from './config.js';
@@ -42,10 +51,19 @@ export const verifier: ServiceDefinition<Database, typeof config> = {
     const request = async (subject: string, payload: unknown, timeoutMs: number) =>
       (await nc.request(naming.subject(subject), JSON.stringify(payload), { timeout: timeoutMs })).json<unknown>();
 
+    // Verdicts reached while one commits are recorded together in the next transaction (group commit).
+    const completions = new GroupCommit<{
+      trx: Transaction<Database>;
+      emit: Emit;
+      afterCommit: (fn: () => void) => void;
+    }>(
+      (body) => runtime.transaction((trx, emit, afterCommit) => body({ trx, emit, afterCommit })),
+      { max: c.WORKERS, log },
+    );
     const run = async (row: VerificationRow) => {
       const { verified, observations } = await judge(row.id, row.executed, { db, request, settings });
       for (const check of verified.checks) metrics.checks.inc({ kind: check.kind, status: check.status });
-      await runtime.transaction(async (trx, emit) => {
+      await completions.submit(async ({ trx, emit, afterCommit }) => {
         const now = new Date();
         const executedAt = new Date(verified.executed_at);
         const result = {
@@ -57,12 +75,14 @@ export const verifier: ServiceDefinition<Database, typeof config> = {
         emit('contract.verified', result, row.correlation_id ? { correlationid: row.correlation_id } : {});
         if (result.verdict === 'verified')
           await learnBaselines(trx, observations, learnFrom(c.BASELINE_MAX_SAMPLES), now);
-        metrics.verdicts.inc({ verdict: result.verdict });
-        metrics.timeToVerify.observe(result.time_to_verify_ms / 1000);
-        log.info(
-          { contract_id: row.contract_id, verdict: result.verdict, confidence: result.confidence },
-          'contract verified',
-        );
+        afterCommit(() => {
+          metrics.verdicts.inc({ verdict: result.verdict });
+          metrics.timeToVerify.observe(result.time_to_verify_ms / 1000);
+          log.info(
+            { contract_id: row.contract_id, verdict: result.verdict, confidence: result.confidence },
+            'contract verified',
+          );
+        });
       });
     };
     const pool = new WorkPool<VerificationRow>({

@@ -6,7 +6,7 @@ import type { HandlerContext } from '@grace/service-kit';
 import { randomUUID } from 'node:crypto';
 import { admitContract } from '../admission.js';
 import { audit, inStep, type ExecutorDeps } from '../lifecycle.js';
-import { contractKnown, insertContract, json, lockTarget, type ContractRow, type Database } from '../store.js';
+import { insertContract, json, lockTarget, readForAdmission, type ContractRow, type Database } from '../store.js';
 
 export function receiveAction(deps: ExecutorDeps) {
   return async (event: GraceEvent<'action.requested'>, ctx: HandlerContext<Database>): Promise<void> => {
@@ -14,7 +14,13 @@ export function receiveAction(deps: ExecutorDeps) {
     const admitted = await inStep(ctx, async (step) => {
       // The target's lock first: a second copy of this request (same target) waits here, then finds it stored.
       await lockTarget(ctx.trx, d.target.service, d.target.environment);
-      if (await contractKnown(ctx.trx, d.action_id, d.idempotency_key)) {
+      const { known, ...read } = await readForAdmission(ctx.trx, {
+        actionId: d.action_id,
+        idempotencyKey: d.idempotency_key,
+        service: d.target.service,
+        environment: d.target.environment,
+      });
+      if (known) {
         ctx.log.info(
           { action_id: d.action_id, idempotency_key: d.idempotency_key },
           'action already known; not run again',
@@ -88,6 +94,7 @@ export function receiveAction(deps: ExecutorDeps) {
       // follow-up attempt waits for the previous one's verdict instead of being denied.
       return admitContract(step, deps, draft, {
         locked: true,
+        read,
         waitForVerdict: ctx.deliveryCount < deps.maxAttempts,
         write: async (changes) => {
           const row = await insertContract(ctx.trx, {

@@ -5,7 +5,13 @@ import { lockInTransaction, type HandlerContext } from '@grace/service-kit';
 import { randomUUID } from 'node:crypto';
 import { classify, signatureOf } from '../domain/classify.js';
 import { Draft, incidentData, nextAttempt, save, stepOf, transition, type LifecycleDeps } from '../remediation.js';
-import { activeMute, lockOpenIncident, lockRecentEscalation, updateIncident, type Database } from '../store.js';
+import {
+  activeMute,
+  lockOpenIncident,
+  lockTriageIncidents,
+  updateIncident,
+  type Database,
+} from '../store.js';
 
 export function triageError(deps: LifecycleDeps) {
   return async (event: GraceEvent<'error.captured'>, ctx: HandlerContext<Database>): Promise<void> => {
@@ -25,12 +31,13 @@ export function triageError(deps: LifecycleDeps) {
       ...(cap.attributes ? { attributes: cap.attributes } : {}),
     });
     // A human owns an escalated incident: more of the same error is counted on it, not remediated again.
-    const held = await lockRecentEscalation(
+    const met = await lockTriageIncidents(
       ctx.trx,
       cap.fingerprint,
       cap.environment,
       new Date(step.now.getTime() - deps.escalationHoldMs),
     );
+    const held = met.escalated;
     if (held) {
       if (cap.total_count > held.occurrences) await updateIncident(ctx.trx, held.id, { occurrences: cap.total_count });
       ctx.log.debug({ incident_id: held.id }, 'counted on the escalated incident');
@@ -44,7 +51,7 @@ export function triageError(deps: LifecycleDeps) {
     const byOperator = operatorMute !== undefined && (!ruleMute || operatorMute.until > ruleMute);
     const mutedUntil = byOperator ? operatorMute.until : ruleMute;
 
-    let open = await lockOpenIncident(ctx.trx, cap.fingerprint, cap.environment);
+    let open = met.open;
     if (!open) {
       const status = mutedUntil ? ('muted' as const) : ('triaged' as const);
       const reason = !mutedUntil

@@ -62,8 +62,9 @@ export async function startTimings(system: RunningProcesses, services: readonly 
   };
 }
 
-/** The counter of transactions a service committed (every service's kit exports it). */
+/** The counters of transactions a service committed and statements it sent (every service's kit exports them). */
 export const COMMITS_METRIC = 'grace_db_commits_total';
+export const STATEMENTS_METRIC = 'grace_db_statements_total';
 
 /** The sum of a counter's series in one exposition, or null when the service does not export it. */
 function counterTotal(text: string, metric: string): number | null {
@@ -75,20 +76,15 @@ function counterTotal(text: string, metric: string): number | null {
   return total;
 }
 
-/** Every service's commits so far (`grace_db_commits_total`); null for one without the metric or not answering. */
-export async function readCommits(
-  system: RunningProcesses,
-  services: readonly ServiceName[],
-): Promise<Record<string, number | null>> {
-  return Object.fromEntries(
-    await Promise.all(
-      services.map(
-        async (name) =>
-          [name, counterTotal(await scrape(system.port(name)).catch(() => ''), COMMITS_METRIC)] as [
-            string,
-            number | null,
-          ],
-      ),
-    ),
-  );
+export interface DbCounters {
+  commits: Record<string, number | null>;
+  statements: Record<string, number | null>;
+}
+
+/** Every service's commits and statements so far; null for one without the metric or not answering. */
+export async function readDbCounters(system: RunningProcesses, services: readonly ServiceName[]): Promise<DbCounters> {
+  const texts = await Promise.all(services.map((name) => scrape(system.port(name)).catch(() => '')));
+  const each = (metric: string) =>
+    Object.fromEntries(services.map((name, i) => [name, counterTotal(texts[i] ?? '', metric)]));
+  return { commits: each(COMMITS_METRIC), statements: each(STATEMENTS_METRIC) };
 }

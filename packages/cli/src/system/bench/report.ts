@@ -47,6 +47,8 @@ export interface CostPerItem {
   tables: Record<string, number>;
   /** Per service: its own count of commits (`grace_db_commits_total` on /metrics) per item; null without the metric. */
   commits_per_item: Record<string, number | null>;
+  /** Per service: the statements it sent (`grace_db_statements_total`, BEGIN and COMMIT included) per item. */
+  statements_per_item: Record<string, number | null>;
 }
 
 /** The seven services' Postgres activity while idle: measured over the relay runs (the bench's own readings excluded). */

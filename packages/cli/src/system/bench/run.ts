@@ -31,7 +31,7 @@ import {
   type BenchTarget,
   type Offered,
 } from './load.js';
-import { readCommits, startTimings } from './metrics.js';
+import { readDbCounters, type DbCounters, startTimings } from './metrics.js';
 import { Observer } from './observe.js';
 import { UsageWindow, findProcesses, type ProcessUsage } from './proc.js';
 import { RELAY_HOPS, startRelay, type Relay, type RelayResult } from './relay.js';
@@ -144,9 +144,8 @@ function infrastructurePids(natsUrl: string): () => Map<string, number[]> {
 const everyPid = (bench: Bench) => () => new Map([...bench.servicePids(), ...bench.infrastructurePids()]);
 
 /** Where the bench's own database reading begins and ends for one load. */
-interface Activity {
+interface Activity extends DbCounters {
   database: ActivityReading;
-  commits: Record<string, number | null>;
 }
 
 /** pg_stat_database's counters between two readings, without the commits of the bench's own readings. */
@@ -217,12 +216,13 @@ function costPerItem(
       deleted: per(rows.deleted),
       written: per(rows.inserted + rows.updated + rows.deleted),
     };
-  const commitsPerItem = Object.fromEntries(
-    Object.entries(after.commits).map(([name, n]) => {
-      const earlier = before.commits[name];
-      return [name, n === null || earlier === null || earlier === undefined ? null : per(n - earlier)];
-    }),
-  );
+  const perItem = (counter: keyof DbCounters) =>
+    Object.fromEntries(
+      Object.entries(after[counter]).map(([name, n]) => {
+        const earlier = before[counter][name];
+        return [name, n === null || earlier === null || earlier === undefined ? null : per(n - earlier)];
+      }),
+    );
   return {
     items,
     cpu_ms: { ...cpu, total: per(total), machine: per(window.machine_cpu_pct * window.seconds * 10) },
@@ -243,7 +243,8 @@ function costPerItem(
     database_window_s: round(databaseWindowS),
     rows_per_item: rowsPerItem,
     tables: Object.fromEntries(Object.entries(tables).sort((x, y) => y[1] - x[1])),
-    commits_per_item: commitsPerItem,
+    commits_per_item: perItem('commits'),
+    statements_per_item: perItem('statements'),
   };
 }
 
@@ -418,7 +419,7 @@ interface Flow {
 async function beforeLoad(bench: Bench) {
   return {
     backlog: new BacklogPeaks(bench.jsm, bench.naming).start(),
-    activityBefore: { database: await bench.database.read(), commits: await readCommits(bench.system, SERVICES) },
+    activityBefore: { database: await bench.database.read(), ...(await readDbCounters(bench.system, SERVICES)) },
     usage: new UsageWindow(everyPid(bench)).start(),
     // What the load cost includes the work it left for after it (the drain).
     costUsage: new UsageWindow(everyPid(bench), 1_000).start(),
@@ -435,7 +436,7 @@ async function afterLoad(bench: Bench, what: string, costUsage: UsageWindow) {
   const drain = await waitDrained(bench.jsm, bench.naming, bench.options.drainTimeoutMs);
   const costWindow = costUsage.finish();
   const database = await bench.database.settled();
-  const activityAfter: Activity = { database, commits: await readCommits(bench.system, SERVICES) };
+  const activityAfter: Activity = { database, ...(await readDbCounters(bench.system, SERVICES)) };
   return { drain, activityAfter, costWindow };
 }
 
