@@ -116,5 +116,12 @@ export function createDb<DB>(opts: DatabaseOptions): { db: Kysely<DB>; pool: pg.
  * service's schema, so deployments (or test files) sharing one database never wait on each other's locks.
  */
 export async function lockInTransaction<DB>(trx: Kysely<DB> | Transaction<DB>, key: string): Promise<void> {
-  await sql`select pg_advisory_xact_lock(hashtextextended(${key} || ':' || current_schema(), 0))`.execute(trx);
+  await sql`select ${advisoryLock(key)}`.execute(trx);
 }
+
+/**
+ * The expression that takes lockInTransaction's lock, to take it in a statement that also reads what needs no
+ * lock (what it reads is as of the statement's start, before any wait for the lock).
+ */
+export const advisoryLock = (key: string) =>
+  sql<void>`pg_advisory_xact_lock(hashtextextended(${key} || ':' || current_schema(), 0))`;

@@ -10,10 +10,9 @@ import { planFor, type CompiledCatalog, type TriageInput } from './domain/catalo
 import { choosePlaybook, type Rng } from './domain/thompson.js';
 import type { SentinelMetrics } from './metrics.js';
 import {
-  lastUses,
   lockIncidentByAction,
   openIncident,
-  statsFor,
+  choiceFacts,
   updateIncident,
   type AttemptEntry,
   type AttemptOutcome,
@@ -215,14 +214,13 @@ export async function nextAttempt(step: Step, deps: LifecycleDeps, draft: Draft,
   }
   const tried = new Set(incident.trail.map((a) => a.playbook));
   const longestCooldown = Math.max(...playbooks.map((p) => p.cooldownMs));
-  const uses = await lastUses(
+  const { uses, stats } = await choiceFacts(
     step.trx,
-    incident.service,
-    incident.environment,
-    new Date(step.now.getTime() - longestCooldown),
-  );
-  const stats = await statsFor(
-    step.trx,
+    {
+      service: incident.service,
+      environment: incident.environment,
+      since: new Date(step.now.getTime() - longestCooldown),
+    },
     incident.signature,
     playbooks.map((p) => p.name),
   );

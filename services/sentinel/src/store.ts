@@ -1,5 +1,6 @@
 // sentinel tables and every query the sentinel runs on them.
 import type { EventData, QueryRequest } from '@grace/contracts';
+import { advisoryLock } from '@grace/service-kit';
 import {
   sql,
   type ColumnType,
@@ -236,27 +237,37 @@ export async function overdueRollbacks(db: Db, before: Date, limit = 100): Promi
  * When each playbook was last chosen for a target (service and environment), since `since`: from the trails of
  * the target's incidents that were open then (one closed before `since` decided nothing after it).
  */
-export async function lastUses(db: Db, service: string, environment: string, since: Date): Promise<Map<string, Date>> {
-  const { rows } = await sql<{ playbook: string; last: Date }>`
-    select a.playbook, max(a.decided_at) as last
-    from incidents i
-    cross join lateral jsonb_to_recordset(i.trail) as a(playbook text, decided_at timestamptz)
-    where i.service = ${service} and i.environment = ${environment}
-      and (i.closed_at is null or i.closed_at >= ${since})
-      and a.decided_at >= ${since}
-    group by a.playbook`.execute(db);
-  return new Map(rows.map((r) => [r.playbook, new Date(r.last)]));
-}
-
-export async function statsFor(db: Db, signature: string, playbooks: string[]) {
-  if (playbooks.length === 0) return new Map<string, { alpha: number; beta: number }>();
-  const rows = await db
-    .selectFrom('playbook_stats')
-    .select(['playbook', 'alpha', 'beta'])
-    .where('signature', '=', signature)
-    .where('playbook', 'in', playbooks)
-    .execute();
-  return new Map(rows.map((r) => [r.playbook, { alpha: r.alpha, beta: r.beta }]));
+/**
+ * What choosing a playbook reads, in one statement: when each playbook last ran on the target since `since` (for
+ * cooldowns, from the incidents' trails), and the learned statistics of the candidates for the signature.
+ */
+export async function choiceFacts(
+  db: Db,
+  target: { service: string; environment: string; since: Date },
+  signature: string,
+  playbooks: readonly string[],
+): Promise<{ uses: Map<string, Date>; stats: Map<string, { alpha: number; beta: number }> }> {
+  const { rows } = await sql<{
+    uses: Record<string, string> | null;
+    stats: Record<string, { alpha: number; beta: number }> | null;
+  }>`
+    select
+      (select json_object_agg(u.playbook, u.last) from (
+         select a.playbook, max(a.decided_at) as last
+         from incidents i
+         cross join lateral jsonb_to_recordset(i.trail) as a(playbook text, decided_at timestamptz)
+         where i.service = ${target.service} and i.environment = ${target.environment}
+           and (i.closed_at is null or i.closed_at >= ${target.since})
+           and a.decided_at >= ${target.since}
+         group by a.playbook) u) as uses,
+      (select json_object_agg(s.playbook, json_build_object('alpha', s.alpha, 'beta', s.beta))
+       from playbook_stats s
+       where s.signature = ${signature} and s.playbook = any(${[...playbooks]}::text[])) as stats`.execute(db);
+  const row = rows[0];
+  return {
+    uses: new Map(Object.entries(row?.uses ?? {}).map(([playbook, last]) => [playbook, new Date(last)])),
+    stats: new Map(Object.entries(row?.stats ?? {})),
+  };
 }
 
 /** Keep the newest statistics of a key (events may arrive out of order or twice). */
@@ -325,13 +336,21 @@ export async function addMute(
 }
 
 /** The mute in force for a fingerprint or its signature that lasts longest, if any. */
-export async function activeMute(trx: Transaction<Database>, fingerprint: string, signature: string, now: Date) {
-  return trx
-    .selectFrom('mutes')
-    .selectAll()
-    .where((eb) => eb.or([eb('fingerprint', '=', fingerprint), eb('signature', '=', signature)]))
-    .where('until', '>', now)
-    .orderBy('until', 'desc')
-    .limit(1)
-    .executeTakeFirst();
+/**
+ * Take the lock of a fingerprint's captures (one at a time, across replicas) and, in the same statement, read its
+ * operator mute still running at `now` (by fingerprint or signature; the one that runs longest).
+ */
+export async function lockFingerprint(
+  trx: Transaction<Database>,
+  capture: { fingerprint: string; environment: string; signature: string },
+  now: Date,
+): Promise<{ until: Date; by: string; reason: string } | undefined> {
+  const { rows } = await sql<{ mute: { until: string; by: string; reason: string } | null }>`
+    select ${advisoryLock(`incident:${capture.environment}:${capture.fingerprint}`)},
+      (select json_build_object('until', m.until, 'by', m.by, 'reason', m.reason)
+       from mutes m
+       where (m.fingerprint = ${capture.fingerprint} or m.signature = ${capture.signature}) and m.until > ${now}
+       order by m.until desc limit 1) as mute`.execute(trx);
+  const mute = rows[0]?.mute;
+  return mute ? { ...mute, until: new Date(mute.until) } : undefined;
 }

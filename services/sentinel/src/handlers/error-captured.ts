@@ -1,12 +1,12 @@
 // error.captured -> classify -> find or open the incident (one open per fingerprint and environment) -> act.
 // A new incident is inserted once, already with its first attempt and its timeline; a known one is updated once.
 import type { GraceEvent } from '@grace/contracts';
-import { lockInTransaction, type HandlerContext } from '@grace/service-kit';
+import type { HandlerContext } from '@grace/service-kit';
 import { randomUUID } from 'node:crypto';
 import { classify, signatureOf } from '../domain/classify.js';
 import { Draft, incidentData, nextAttempt, save, stepOf, transition, type LifecycleDeps } from '../remediation.js';
 import {
-  activeMute,
+  lockFingerprint,
   lockOpenIncident,
   lockTriageIncidents,
   updateIncident,
@@ -17,9 +17,6 @@ export function triageError(deps: LifecycleDeps) {
   return async (event: GraceEvent<'error.captured'>, ctx: HandlerContext<Database>): Promise<void> => {
     const step = stepOf(ctx);
     const cap = event.data;
-    // Captures of one fingerprint are handled one at a time (replicas, batches): each sees what the last one did,
-    // so a burst opens one incident even when it is escalated at once (no playbook applies).
-    await lockInTransaction(ctx.trx, `incident:${cap.environment}:${cap.fingerprint}`);
     const cls = classify({
       kind: cap.kind,
       message: cap.message,
@@ -30,6 +27,11 @@ export function triageError(deps: LifecycleDeps) {
       storm: cap.storm,
       ...(cap.attributes ? { attributes: cap.attributes } : {}),
     });
+    const signature = signatureOf({ kind: cap.kind, category: cls.category });
+    // Captures of one fingerprint are handled one at a time (replicas, batches): each sees what the last one did,
+    // so a burst opens one incident even when it is escalated at once (no playbook applies). The same statement
+    // reads the operator's mute, if any (muted by sentinel.control.mute).
+    const operatorMute = await lockFingerprint(ctx.trx, { ...cap, signature }, step.now);
     // A human owns an escalated incident: more of the same error is counted on it, not remediated again.
     const met = await lockTriageIncidents(
       ctx.trx,
@@ -44,10 +46,8 @@ export function triageError(deps: LifecycleDeps) {
       return;
     }
     // Muted by a routing rule (trigger-mesh) or by an operator (sentinel.control.mute): the longer one holds.
-    const signature = signatureOf({ kind: cap.kind, category: cls.category });
     const ruleMute =
       cap.muted_until && Date.parse(cap.muted_until) > step.now.getTime() ? new Date(cap.muted_until) : null;
-    const operatorMute = await activeMute(ctx.trx, cap.fingerprint, signature, step.now);
     const byOperator = operatorMute !== undefined && (!ruleMute || operatorMute.until > ruleMute);
     const mutedUntil = byOperator ? operatorMute.until : ruleMute;
 
