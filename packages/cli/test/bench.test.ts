@@ -135,6 +135,8 @@ describe('grace bench', () => {
         // The commit counter: a number per item, or null where a service does not export it.
         const commits = cost.commits_per_item[service];
         expect(commits === null || typeof commits === 'number').toBe(true);
+        // And the statements it sent (each a round trip), from the kit's counter.
+        expect(cost.statements_per_item[service]).toEqual(expect.any(Number));
       }
       // Tables as schema.table of the services' schemas, only those written to.
       expect(Object.keys(cost.tables).length).toBeGreaterThan(0);

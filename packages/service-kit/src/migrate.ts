@@ -95,6 +95,24 @@ const kitMigrations: Record<string, Migration> = {
       await sql`alter table outbox drop column status, drop column sent_at`.execute(db);
     },
   },
+  '0005_claim_inbox': {
+    async up(db) {
+      // The inbox claim in one round trip: the per-event locks, then the read. A volatile PL/pgSQL function takes
+      // a new snapshot for each statement, so the read sees what a batch that held a lock committed before it
+      // let go (one statement doing both would read as of before its wait). Unqualified names resolve through
+      // the caller's search_path: the service's schema.
+      await sql`
+        create or replace function claim_inbox(p_consumer text, p_ids text[])
+        returns table (event_ids text[], outputs jsonb) language plpgsql volatile as $$
+        begin
+          perform pg_advisory_xact_lock(k) from (
+            select distinct hashtextextended(p_consumer || ':' || id || ':' || current_schema(), 0) as k
+              from unnest(p_ids) as id) as keys
+            order by k;
+          return query select i.event_ids, i.outputs from inbox i where i.consumer = p_consumer and i.event_ids && p_ids;
+        end $$`.execute(db);
+    },
+  },
 };
 
 export class MigrationError extends Error {

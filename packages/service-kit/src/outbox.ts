@@ -51,25 +51,17 @@ export async function writeOutbox(trx: AnyDb, events: readonly GraceEvent[]): Pr
 /**
  * Claim events for `consumer` inside the caller's transaction: a transaction-scoped advisory lock per event
  * (taken in one fixed order, so concurrent batches cannot deadlock; a second delivery of an event being handled
- * waits here until the first commits or rolls back), then one read of the inbox. Returns, for every event already
- * handled, the events its batch emitted (to be published again: a redelivery after a commit whose publish did not
- * complete). Writes no row.
+ * waits here until the first commits or rolls back), then one read of the inbox, in one round trip (the kit's
+ * `claim_inbox` function, migration 0005). Returns, for every event already handled, the events its batch
+ * emitted (to be published again: a redelivery after a commit whose publish did not complete). Writes no row.
  */
 export async function claimInbox(
   trx: Transaction<KitTables>,
   consumer: string,
   eventIds: readonly string[],
 ): Promise<Map<string, GraceEvent[]>> {
-  await sql`select pg_advisory_xact_lock(k) from (
-      select distinct hashtextextended(${consumer} || ':' || id || ':' || current_schema(), 0) as k
-        from unnest(${eventIds}::text[]) as id) as keys
-      order by k`.execute(trx);
-  const rows = await trx
-    .selectFrom('inbox')
-    .select(['event_ids', 'outputs'])
-    .where('consumer', '=', consumer)
-    .where(sql<boolean>`event_ids && ${eventIds}::text[]`)
-    .execute();
+  const { rows } = await sql<{ event_ids: string[]; outputs: unknown }>`
+    select event_ids, outputs from claim_inbox(${consumer}, ${eventIds}::text[])`.execute(trx);
   const handled = new Map<string, GraceEvent[]>();
   for (const row of rows) {
     const outputs = (row.outputs ?? []) as GraceEvent[];

@@ -465,17 +465,14 @@ export interface AuditStep {
 }
 
 /**
- * Append entries to the audit chain. The chain is one sequence across replicas, so appends are serialised with a
- * transaction-scoped advisory lock; call this last in a transaction so the lock is held only until the commit.
- *
- * Two statements: the lock, then one insert that reads the chain's last entry (after the lock, so it sees the
- * previous holder's commit) and chains the new entries onto it in SQL. Each entry's hash is `hashEntry`'s: the
- * SHA-256 of its canonical JSON, which is built here around the two fields only the database knows (`prev_hash`
- * and `seq`, whose keys sort between `detail` and `step`).
+ * Append entries to the audit chain, in one round trip (the schema's `append_audit`, migration 0002). The chain
+ * is one sequence across replicas, so appends are serialised with a transaction-scoped advisory lock; call this
+ * last in a transaction so the lock is held only until the commit. Each entry's hash is `hashEntry`'s: the
+ * SHA-256 of its canonical JSON, built here around the two fields only the chain's end knows (`prev_hash` and
+ * `seq`, whose keys sort between `detail` and `step`).
  */
 export async function appendAudit(trx: Transaction<Database>, steps: readonly AuditStep[]): Promise<void> {
   if (steps.length === 0) return;
-  await lockInTransaction(trx, 'audit');
   const at = new Date().toISOString();
   const entries = steps.map((s) => ({
     at,
@@ -487,29 +484,12 @@ export async function appendAudit(trx: Transaction<Database>, steps: readonly Au
   }));
   // canonicalJson({ action_id, actor, at, contract_id, detail, prev_hash, seq, step }) =
   //   prefix + prev_hash + '","seq":' + seq + suffix
-  const prefixes = entries.map(
-    ({ step: _step, ...head }) => `${canonicalJson(head).slice(0, -1)},"prev_hash":"`,
-  );
+  const prefixes = entries.map(({ step: _step, ...head }) => `${canonicalJson(head).slice(0, -1)},"prev_hash":"`);
   const suffixes = entries.map((e) => `,"step":${canonicalJson(e.step)}}`);
-  await sql`
-    with recursive
-      input as (select * from unnest(${prefixes}::text[], ${suffixes}::text[]) with ordinality as t(prefix, suffix, n)),
-      head as (select seq, hash from audit_entries order by seq desc limit 1),
-      chain(n, seq, hash, prev) as (
-        select 0::bigint, coalesce((select seq from head), 0)::bigint,
-               coalesce((select hash from head), ${GENESIS_HASH}::text), null::text
-        union all
-        select c.n + 1, c.seq + 1,
-               encode(sha256(convert_to(i.prefix || c.hash || '","seq":' || (c.seq + 1)::text || i.suffix, 'UTF8')), 'hex'),
-               c.hash
-        from chain c join input i on i.n = c.n + 1)
-    insert into audit_entries (seq, at, step, actor, contract_id, action_id, detail, prev_hash, hash)
-    select c.seq, ${at}::timestamptz, r.step, r.actor, r.contract_id::uuid, r.action_id, r.detail::jsonb, c.prev, c.hash
-    from chain c
-    join unnest(${entries.map((e) => e.step)}::text[], ${entries.map((e) => e.actor)}::text[],
-                ${entries.map((e) => e.contract_id)}::text[], ${entries.map((e) => e.action_id)}::text[],
-                ${entries.map((e) => json(e.detail))}::text[])
-         with ordinality as r(step, actor, contract_id, action_id, detail, n) on r.n = c.n`.execute(trx);
+  await sql`select append_audit(${at}::timestamptz, ${prefixes}::text[], ${suffixes}::text[],
+      ${entries.map((e) => e.step)}::text[], ${entries.map((e) => e.actor)}::text[],
+      ${entries.map((e) => e.contract_id)}::uuid[], ${entries.map((e) => e.action_id)}::text[],
+      ${entries.map((e) => json(e.detail))}::jsonb[])`.execute(trx);
 }
 
 const toStored = (row: Selectable<AuditEntriesTable>): StoredAuditEntry => ({
