@@ -60,6 +60,9 @@ const BEGIN = /^\s*(begin|start\s+transaction)\b/i;
 const END = /^\s*(commit|end|rollback|abort)\b/i;
 const COMMIT = /^\s*(commit|end)\b/i;
 
+/** "cached plan must not change result type": a table a prepared statement reads changed under it. */
+const STALE_PLAN = '0A000';
+
 /** The name each distinct statement text is prepared under, shared by every connection of the process. */
 const statementNames = new Map<string, string>();
 function statementName(text: string): string {
@@ -84,6 +87,9 @@ function statementName(text: string): string {
 function instrument(client: pg.PoolClient, opts: DatabaseOptions): void {
   let inTransaction = false;
   const prepared = new Set<string>();
+  // Bumped when the server refuses a prepared statement because a migration changed what it returns (another
+  // version's migration during a rolling upgrade): every statement is prepared again, under new names.
+  let generation = 0;
   const query = client.query.bind(client) as (...args: unknown[]) => unknown;
   (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
     const first = args[0];
@@ -96,10 +102,20 @@ function instrument(client: pg.PoolClient, opts: DatabaseOptions): void {
     } else if (!inTransaction) opts.onCommit?.();
     const values = args[1];
     if (opts.prepare && typeof first === 'string' && Array.isArray(values) && values.length > 0) {
-      const name = statementName(first);
+      const base = statementName(first);
+      const name = base && `${base}_${generation}`;
       if (name && (prepared.has(name) || prepared.size < PREPARED_PER_CONNECTION)) {
         prepared.add(name);
-        return query({ name, text: first, values }, ...args.slice(2));
+        const result = query({ name, text: first, values }, ...args.slice(2));
+        // The caller still sees the failure (its transaction is retried); the next try prepares afresh.
+        if (result instanceof Promise)
+          result.catch((err: unknown) => {
+            if ((err as { code?: string }).code === STALE_PLAN) {
+              generation++;
+              prepared.clear();
+            }
+          });
+        return result;
       }
     }
     return query(...args);

@@ -144,6 +144,35 @@ describe('prepared statements', () => {
     expect(await prepared()).toBe(PREPARED_PER_CONNECTION);
   });
 
+  it('prepares a statement again when a migration changed the table under it (a rolling upgrade)', async () => {
+    // A connection of its own (the other tests fill theirs up to the cap).
+    const own = createDb<Tables>({
+      url: DATABASE_URL,
+      schema,
+      poolMax: 1,
+      statementTimeoutMs: 10_000,
+      applicationName: 'group-commit-test-stale',
+      prepare: true,
+    }).db;
+    try {
+      await sql.raw(`create table ${schema}.notes (id text primary key, n int not null)`).execute(own);
+      await sql.raw(`insert into ${schema}.notes values ('p1', 7)`).execute(own);
+      const read = () =>
+        (own as unknown as Kysely<{ notes: Tables['items'] }>)
+          .selectFrom('notes')
+          .selectAll()
+          .where('id', '=', 'p1')
+          .executeTakeFirst();
+      expect(await read()).toEqual({ id: 'p1', n: 7 });
+      await sql.raw(`alter table ${schema}.notes add column note text`).execute(own);
+      // The prepared plan returns the old row type: the server refuses it once, the next call prepares afresh.
+      await expect(read()).rejects.toMatchObject({ code: '0A000' });
+      expect(await read()).toEqual({ id: 'p1', n: 7, note: null });
+    } finally {
+      await own.destroy();
+    }
+  });
+
   it('counts every statement and every commit as the server does', async () => {
     const [c, s] = [commits, statements];
     await db.transaction().execute(async (trx) => {

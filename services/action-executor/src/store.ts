@@ -12,7 +12,7 @@ import {
   type Transaction,
   type UpdateObject,
 } from 'kysely';
-import { canonicalJson, GENESIS_HASH, type StoredAuditEntry } from './domain/audit-chain.js';
+import { canonicalJson, type StoredAuditEntry } from './domain/audit-chain.js';
 import { CONTRACT_STATUSES, FINAL_STATUSES } from './domain/contract-status.js';
 
 type Json = Record<string, unknown>;

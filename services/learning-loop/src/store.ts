@@ -158,7 +158,9 @@ export async function updateStatistics(
   const rows = await trx
     .selectFrom('statistics')
     .selectAll()
-    .where((eb) => eb.or(ordered.map((k) => eb.and([eb('signature', '=', k.signature), eb('playbook', '=', k.playbook)]))))
+    .where((eb) =>
+      eb.or(ordered.map((k) => eb.and([eb('signature', '=', k.signature), eb('playbook', '=', k.playbook)]))),
+    )
     .orderBy('playbook')
     .orderBy('signature')
     .forUpdate()
@@ -167,7 +169,12 @@ export async function updateStatistics(
   for (const { keys: each, change } of changes)
     for (const key of each) states.set(keyOf(key), change(states.get(keyOf(key))!));
   // Every key written in one statement: each exists and is locked by now, so the insert always updates.
-  const written = ordered.map((key) => ({ ...key, ...fromState(states.get(keyOf(key))!), updated_at: now, dirty: true }));
+  const written = ordered.map((key) => ({
+    ...key,
+    ...fromState(states.get(keyOf(key))!),
+    updated_at: now,
+    dirty: true,
+  }));
   await trx
     .insertInto('statistics')
     .values(written)

@@ -244,7 +244,11 @@ describe('learning-loop cost', () => {
     const before = await statements();
     await Promise.all(burst.map((e) => publishRaw(sandbox, e.type, JSON.stringify(e), e.id)));
     await waitFor('the burst recorded', async () => (await count(sandbox, 'outcomes')) === 64, 30_000);
-    await waitFor('its batches committed', async () => (await count(sandbox, 'inbox cross join unnest(event_ids) as e')) === 64, 10_000);
+    await waitFor(
+      'its batches committed',
+      async () => (await count(sandbox, 'inbox cross join unnest(event_ids) as e')) === 64,
+      10_000,
+    );
     const perVerdict = ((await statements()) - before) / burst.length;
     // Recorded one verdict at a time this took 11 statements per verdict (the outcome locked and inserted, two
     // statistics keys each created, locked and updated, the inbox, the transaction); 1.84-1.91 by batches.

@@ -197,10 +197,7 @@ export async function lockTriageIncidents(db: Db, fingerprint: string, environme
     .where('fingerprint', '=', fingerprint)
     .where('environment', '=', environment)
     .where((eb) =>
-      eb.or([
-        eb('status', 'not in', CLOSED),
-        eb.and([eb('status', '=', 'escalated'), eb('closed_at', '>=', since)]),
-      ]),
+      eb.or([eb('status', 'not in', CLOSED), eb.and([eb('status', '=', 'escalated'), eb('closed_at', '>=', since)])]),
     )
     .forUpdate()
     .execute();

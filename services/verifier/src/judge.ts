@@ -119,9 +119,7 @@ export async function judge(
     observations = observationsOf(executed, checks, results);
     // Only observed values are compared with their baselines: none observed (state checks), nothing to read.
     const baselines =
-      observations.length > 0
-        ? await baselinesFor(deps.db, executed.target.service, executed.target.environment)
-        : [];
+      observations.length > 0 ? await baselinesFor(deps.db, executed.target.service, executed.target.environment) : [];
     const deviations: BaselineDeviation[] = [];
     for (const o of observations) {
       const row = baselines.find((b) => b.check === o.check && b.metric === o.metric);

@@ -56,10 +56,10 @@ export const verifier: ServiceDefinition<Database, typeof config> = {
       trx: Transaction<Database>;
       emit: Emit;
       afterCommit: (fn: () => void) => void;
-    }>(
-      (body) => runtime.transaction((trx, emit, afterCommit) => body({ trx, emit, afterCommit })),
-      { max: c.WORKERS, log },
-    );
+    }>((body) => runtime.transaction((trx, emit, afterCommit) => body({ trx, emit, afterCommit })), {
+      max: c.WORKERS,
+      log,
+    });
     const run = async (row: VerificationRow) => {
       const { verified, observations } = await judge(row.id, row.executed, { db, request, settings });
       for (const check of verified.checks) metrics.checks.inc({ kind: check.kind, status: check.status });

@@ -5,13 +5,7 @@ import type { HandlerContext } from '@grace/service-kit';
 import { randomUUID } from 'node:crypto';
 import { classify, signatureOf } from '../domain/classify.js';
 import { Draft, incidentData, nextAttempt, save, stepOf, transition, type LifecycleDeps } from '../remediation.js';
-import {
-  lockFingerprint,
-  lockOpenIncident,
-  lockTriageIncidents,
-  updateIncident,
-  type Database,
-} from '../store.js';
+import { lockFingerprint, lockOpenIncident, lockTriageIncidents, updateIncident, type Database } from '../store.js';
 
 export function triageError(deps: LifecycleDeps) {
   return async (event: GraceEvent<'error.captured'>, ctx: HandlerContext<Database>): Promise<void> => {
