@@ -1,5 +1,5 @@
 // Kysely on node-postgres: one small pool per service, pinned to the service's own schema, every statement bounded.
-import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely';
+import { Kysely, PostgresDialect, sql, type ColumnType, type Transaction } from 'kysely';
 import pg from 'pg';
 
 export interface DatabaseOptions {
@@ -21,6 +21,12 @@ export interface DatabaseOptions {
 
 /** Distinct statement texts one connection keeps prepared; texts past this run unnamed (parsed each time). */
 export const PREPARED_PER_CONNECTION = 256;
+
+/** A timestamptz column: read as a Date, written as a Date or an ISO string. */
+export type Timestamp = ColumnType<Date, Date | string, Date | string>;
+
+/** Either the pool or a transaction: for statements that may run in either (reads, single writes). */
+export type DbHandle<DB> = Kysely<DB> | Transaction<DB>;
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -131,7 +137,7 @@ export function createDb<DB>(opts: DatabaseOptions): { db: Kysely<DB>; pool: pg.
  * Hold the transaction-scoped advisory lock named `key` until the transaction ends. The name is scoped to the
  * service's schema, so deployments (or test files) sharing one database never wait on each other's locks.
  */
-export async function lockInTransaction<DB>(trx: Kysely<DB> | Transaction<DB>, key: string): Promise<void> {
+export async function lockInTransaction<DB>(trx: Transaction<DB>, key: string): Promise<void> {
   await sql`select ${advisoryLock(key)}`.execute(trx);
 }
 

@@ -1,22 +1,13 @@
 // action-executor's tables (Kysely types) and the statements it runs: contracts, the workers' claims, snapshots,
 // approvals and votes, the audit chain, the pause switch.
 import type { schemas } from '@grace/contracts';
-import { lockInTransaction } from '@grace/service-kit';
+import { type DbHandle, lockInTransaction, type Timestamp } from '@grace/service-kit';
 import { jsonObjectFrom } from 'kysely/helpers/postgres';
-import {
-  sql,
-  type ColumnType,
-  type Insertable,
-  type Kysely,
-  type Selectable,
-  type Transaction,
-  type UpdateObject,
-} from 'kysely';
+import { sql, type ColumnType, type Insertable, type Selectable, type Transaction, type UpdateObject } from 'kysely';
 import { canonicalJson, type StoredAuditEntry } from './domain/audit-chain.js';
 import { CONTRACT_STATUSES, FINAL_STATUSES } from './domain/contract-status.js';
 
 type Json = Record<string, unknown>;
-type Timestamp = ColumnType<Date, Date | string, Date | string>;
 export type ContractStatus = schemas.ContractStatus;
 
 export interface ContractsTable {
@@ -137,7 +128,7 @@ export type SnapshotRow = Selectable<SnapshotsTable>;
 export type ApprovalRow = Selectable<ApprovalsTable>;
 export type VoteRow = Selectable<VotesTable>;
 export type NewContract = Insertable<ContractsTable>;
-export type Db = Kysely<Database> | Transaction<Database>;
+export type Db = DbHandle<Database>;
 
 /** Contracts whose target may not take a new action: still running, awaiting a verdict, or rolling back. */
 export const OPEN_STATUSES: readonly ContractStatus[] = CONTRACT_STATUSES.filter((s) => !FINAL_STATUSES.includes(s));
@@ -154,11 +145,14 @@ export async function insertContract(trx: Db, row: NewContract): Promise<Contrac
     .executeTakeFirst();
 }
 
-export async function lockContract(trx: Db, id: string): Promise<ContractRow | undefined> {
+export async function lockContract(trx: Transaction<Database>, id: string): Promise<ContractRow | undefined> {
   return trx.selectFrom('contracts').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
 }
 
-export async function lockContractByAction(trx: Db, actionId: string): Promise<ContractRow | undefined> {
+export async function lockContractByAction(
+  trx: Transaction<Database>,
+  actionId: string,
+): Promise<ContractRow | undefined> {
   return trx.selectFrom('contracts').selectAll().where('action_id', '=', actionId).forUpdate().executeTakeFirst();
 }
 
@@ -193,7 +187,7 @@ export async function updateContract(
  * Serialise decisions about one target (service and environment) across replicas for the rest of the
  * transaction, so two actions cannot both pass the budget or the one-open-contract rule.
  */
-export async function lockTarget(trx: Db, service: string, environment: string): Promise<void> {
+export async function lockTarget(trx: Transaction<Database>, service: string, environment: string): Promise<void> {
   await lockInTransaction(trx, `target:${service}:${environment}`);
 }
 
@@ -297,7 +291,7 @@ export const WORK_STATUSES: readonly ContractStatus[] = ['approved', 'snapshotte
  * or one whose worker's lease ran out) for the claiming transaction, which leases each in the same update as its
  * next status. SKIP LOCKED: replicas never claim the same contract.
  */
-export async function lockWork(trx: Db, limit: number): Promise<ContractRow[]> {
+export async function lockWork(trx: Transaction<Database>, limit: number): Promise<ContractRow[]> {
   return trx
     .selectFrom('contracts')
     .selectAll()
@@ -315,7 +309,11 @@ export async function lockWork(trx: Db, limit: number): Promise<ContractRow[]> {
 export const leaseFor = (ms: number) => sql<Date>`now() + make_interval(secs => ${ms / 1000})`;
 
 /** Lock a claimed contract for its next step; undefined when the lease was lost to another worker. */
-export async function lockOwnedContract(trx: Db, id: string, owner: string): Promise<ContractRow | undefined> {
+export async function lockOwnedContract(
+  trx: Transaction<Database>,
+  id: string,
+  owner: string,
+): Promise<ContractRow | undefined> {
   return trx
     .selectFrom('contracts')
     .selectAll()
@@ -341,7 +339,7 @@ export async function insertApproval(trx: Db, row: Insertable<ApprovalsTable>): 
   await trx.insertInto('approvals').values(row).execute();
 }
 
-export async function lockApproval(trx: Db, id: string): Promise<ApprovalRow | undefined> {
+export async function lockApproval(trx: Transaction<Database>, id: string): Promise<ApprovalRow | undefined> {
   return trx.selectFrom('approvals').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
 }
 
@@ -354,7 +352,11 @@ export async function setApprovalStatus(trx: Db, id: string, status: ApprovalRow
 }
 
 /** Pending approvals past their expiry, locked (SKIP LOCKED: one replica expires each). */
-export async function lockExpiredApprovals(trx: Db, now: Date, limit: number): Promise<ApprovalRow[]> {
+export async function lockExpiredApprovals(
+  trx: Transaction<Database>,
+  now: Date,
+  limit: number,
+): Promise<ApprovalRow[]> {
   return trx
     .selectFrom('approvals')
     .selectAll()
@@ -413,7 +415,7 @@ export async function votesOf(db: Db, approvalId: string): Promise<VoteRow[]> {
 }
 
 /** Contracts held by the pause switch, oldest first, locked for admission. */
-export async function lockHeldContracts(trx: Db, limit: number): Promise<ContractRow[]> {
+export async function lockHeldContracts(trx: Transaction<Database>, limit: number): Promise<ContractRow[]> {
   return trx
     .selectFrom('contracts')
     .selectAll()
@@ -439,7 +441,7 @@ export async function readControls(db: Db): Promise<Selectable<ControlsTable>> {
   return db.selectFrom('controls').selectAll().where('id', '=', 1).executeTakeFirstOrThrow();
 }
 
-export async function lockControls(trx: Db): Promise<Selectable<ControlsTable>> {
+export async function lockControls(trx: Transaction<Database>): Promise<Selectable<ControlsTable>> {
   return trx.selectFrom('controls').selectAll().where('id', '=', 1).forUpdate().executeTakeFirstOrThrow();
 }
 

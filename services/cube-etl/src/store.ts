@@ -1,8 +1,8 @@
 // cube-etl's tables (Kysely types): staging (landed batches), star schema (dimensions, facts, daily rollups), ETL runs; and landing.
+import { type Timestamp, type DbHandle } from '@grace/service-kit';
 import type { GraceEvent } from '@grace/contracts';
-import { sql, type ColumnType, type Generated, type Kysely, type RawBuilder, type Transaction } from 'kysely';
+import { sql, type ColumnType, type Generated, type RawBuilder, type Transaction } from 'kysely';
 
-type Timestamp = ColumnType<Date, Date | string, Date | string>;
 type NullableTimestamp = ColumnType<Date | null, Date | string | null, Date | string | null>;
 /** bigint columns come back as strings from node-postgres. */
 type BigInt = ColumnType<string, number | string, number | string>;
@@ -163,7 +163,7 @@ export interface Database {
   etl_runs: EtlRunsTable;
 }
 
-export type Db = Kysely<Database> | Transaction<Database>;
+export type Db = DbHandle<Database>;
 
 type Fragment = RawBuilder<unknown>;
 

@@ -1,9 +1,9 @@
 // learning-loop's tables (Kysely types) and statements: outcome records, statistics rows (locked per key), the
 // publisher's dirty keys, and a recount of the statistics from the outcomes.
-import { sql, type ColumnType, type Insertable, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { type Timestamp, type DbHandle } from '@grace/service-kit';
+import { sql, type ColumnType, type Insertable, type Selectable, type Transaction } from 'kysely';
 import { EMPTY_STATS, type StatsState, type Verdict } from './domain/statistics.js';
 
-type Timestamp = ColumnType<Date, Date | string, Date | string>;
 type NullableTimestamp = ColumnType<Date | null, Date | string | null, Date | string | null>;
 
 export interface OutcomesTable {
@@ -56,7 +56,7 @@ export interface Database {
 
 export type OutcomeRow = Selectable<OutcomesTable>;
 export type StatisticsRow = Selectable<StatisticsTable>;
-type Db = Kysely<Database> | Transaction<Database>;
+type Db = DbHandle<Database>;
 
 /** The statistics key of a playbook over every signature. */
 export const OVERALL = '';

@@ -1,6 +1,6 @@
 // sentinel tables and every query the sentinel runs on them.
 import type { EventData, QueryRequest } from '@grace/contracts';
-import { advisoryLock } from '@grace/service-kit';
+import { advisoryLock, type DbHandle, type Timestamp } from '@grace/service-kit';
 import {
   sql,
   type ColumnType,
@@ -12,7 +12,6 @@ import {
   type Updateable,
 } from 'kysely';
 
-type Timestamp = ColumnType<Date, Date | string, Date | string>;
 type Json<T> = ColumnType<T, string, string>;
 
 export type IncidentStatus = EventData<'incident.updated'>['previous_status'];
@@ -135,7 +134,7 @@ const SUMMARY = [
   'changed_at',
 ] as const;
 export type IncidentSummary = Pick<IncidentRow, (typeof SUMMARY)[number]>;
-type Db = Kysely<Database> | Transaction<Database>;
+type Db = DbHandle<Database>;
 
 /** Statistics of a playbook across all signatures are kept under this signature. */
 export const OVERALL = '*';
@@ -170,7 +169,7 @@ export async function openIncident(db: Db, row: IncidentRow): Promise<boolean> {
   return inserted !== undefined;
 }
 
-export async function lockOpenIncident(db: Db, fingerprint: string, environment: string) {
+export async function lockOpenIncident(db: Transaction<Database>, fingerprint: string, environment: string) {
   return db
     .selectFrom('incidents')
     .selectAll()
@@ -190,7 +189,12 @@ export async function getIncident(db: Db, id: string) {
  * In one statement, lock what a capture of this fingerprint meets: its open incident, and its latest escalation
  * closed since `since` (a human owns that one: more of the same is counted on it).
  */
-export async function lockTriageIncidents(db: Db, fingerprint: string, environment: string, since: Date) {
+export async function lockTriageIncidents(
+  db: Transaction<Database>,
+  fingerprint: string,
+  environment: string,
+  since: Date,
+) {
   const rows = await db
     .selectFrom('incidents')
     .selectAll()
@@ -209,7 +213,7 @@ export async function lockTriageIncidents(db: Db, fingerprint: string, environme
 }
 
 /** The incident whose current (last) attempt requested this action, if any. */
-export async function lockIncidentByAction(db: Db, actionId: string) {
+export async function lockIncidentByAction(db: Transaction<Database>, actionId: string) {
   return db.selectFrom('incidents').selectAll().where('action_id', '=', actionId).forUpdate().executeTakeFirst();
 }
 

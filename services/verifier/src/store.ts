@@ -1,10 +1,10 @@
 // verifier's tables (Kysely types) and statements: the verification queue and its results, baselines, and the
 // count of captured errors per second with each fingerprint's dedupe-window position.
+import { type Timestamp, type DbHandle } from '@grace/service-kit';
 import type { EventData } from '@grace/contracts';
 import { sql, type ColumnType, type Insertable, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { BaselineState } from './domain/baselines.js';
 
-type Timestamp = ColumnType<Date, Date | string, Date | string>;
 type NullableTimestamp = ColumnType<Date | null, Date | string | null, Date | string | null>;
 export type Executed = EventData<'action.executed'>;
 export type Verified = EventData<'contract.verified'>;
@@ -55,7 +55,7 @@ export interface Database {
 
 export type VerificationRow = Selectable<VerificationsTable>;
 export type BaselineRow = Selectable<BaselinesTable>;
-type Db = Kysely<Database> | Transaction<Database>;
+type Db = DbHandle<Database>;
 
 /** Queue a verification; false when the contract already has one (a re-sent action.executed). */
 export async function queueVerification(trx: Db, row: Insertable<VerificationsTable>): Promise<boolean> {
