@@ -1,12 +1,14 @@
 // Public surface of @grace/service-kit.
 export * from './config.js';
 export * from './consumer.js';
+export * from './consumer-runner.js';
 export * from './db.js';
 export * from './errors.js';
 export * from './fetch-body.js';
 export * from './file-watch.js';
 export * from './group-commit.js';
 export * from './http.js';
+export * from './http-errors.js';
 export * from './logger.js';
 export * from './metrics.js';
 export * from './migrate.js';
