@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 import { startTarget, type TargetSystem } from '../../services/action-executor/test/support.js';
 import { issueToken } from '../../services/chat-gateway/src/domain/auth.js';
 import { captured } from '../../services/sentinel/test/support.js';
@@ -15,6 +15,8 @@ import { startSystem, type RunningSystem } from './system.js';
 const CONSOLE = fileURLToPath(new URL('../../packages/console/dist/index.html', import.meta.url));
 const SECRET = 'console-test-secret-long-enough-for-hs256';
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const DAY_MS = 86_400_000;
+const CHARTS = ['success_rate', 'mttr', 'error_trends', 'rollback_drift'] as const;
 
 // One tier-3 playbook (it waits for approval), fixing what the target reports.
 const CATALOG = `
@@ -105,6 +107,17 @@ describe('the web console in a real browser', () => {
     await expect(page.getByTestId('user-roles').textContent()).resolves.toContain('approver');
     await page.getByTestId('stream-status').and(page.locator('[data-state="open"]')).waitFor({ timeout: 15_000 });
 
+    // Nothing has happened yet: every chart says it has no data (and draws no value axis), over a readable week.
+    await page.getByTestId('tab-analytics').click();
+    for (const metric of CHARTS) {
+      const chart = page.getByTestId(`chart-${metric}`);
+      await expect(chart.getByTestId('chart-empty').textContent({ timeout: 15_000 })).resolves.toContain('No data yet');
+      const axes = await readAxes(chart);
+      expect(axes.y).toEqual([]);
+      expect(axes.x.map((l) => l.text)).toEqual(lastSevenDays());
+      expectWellFormed(axes.x, 'x');
+    }
+
     // An error arrives after the console is open: its incident shows up without a reload.
     await page.getByTestId('tab-incidents').click();
     const capture = captured({ service: 'shop', kind: 'BadRelease', message: 'release 42 broke checkout' });
@@ -175,9 +188,12 @@ describe('the web console in a real browser', () => {
     const etlDeadline = Date.now() + 20_000;
     for (;;) {
       expect((await ask('cube.etl.run', {})).ok).toBe(true);
-      const rate = await ask<{ rows: unknown[] }>('cube.query.success_rate', { ...week, bucket: 'day' });
-      if (rate.ok && rate.data.rows.length > 0) break;
-      if (Date.now() > etlDeadline) throw new Error(`the cube never counted the action: ${JSON.stringify(rate)}`);
+      // The executed action, the resolved incident and the captured error: every chart has a day to draw.
+      const replies = await Promise.all(
+        CHARTS.map((metric) => ask<{ rows: unknown[] }>(`cube.query.${metric}`, { ...week, bucket: 'day' })),
+      );
+      if (replies.every((reply) => reply.ok && reply.data.rows.length > 0)) break;
+      if (Date.now() > etlDeadline) throw new Error(`the cube never counted it all: ${JSON.stringify(replies)}`);
       await new Promise((r) => setTimeout(r, 250));
     }
     await page.getByTestId('tab-analytics').click();
@@ -186,6 +202,46 @@ describe('the web console in a real browser', () => {
     // The chart draws as soon as it mounts; its data comes with the reply.
     await chart.filter({ hasText: '1 verified of 1 executed' }).waitFor({ timeout: 15_000 });
     await page.getByTestId('chart-rollback_drift').filter({ hasText: 'rollback_release' }).waitFor({ timeout: 15_000 });
+
+    // Every chart now has data: its axes read back from the page are well formed, whatever the values.
+    const days = lastSevenDays();
+    const axisKinds = { success_rate: 'rate', mttr: 'duration', error_trends: 'count', rollback_drift: 'rate' };
+    for (const metric of CHARTS) {
+      const card = page.getByTestId(`chart-${metric}`);
+      await card.locator('figure[data-state="ready"]').waitFor({ timeout: 15_000 });
+      expect(await card.getByTestId('chart-empty').count()).toBe(0);
+      const axes = await readAxes(card);
+      expect(axes.x.map((l) => l.text)).toEqual(days);
+      expectWellFormed(axes.x, 'x');
+      expect(axes.yKind).toBe(axisKinds[metric]);
+      expectWellFormed(axes.y, 'y');
+      const values = axes.y.map((l) => parseTick(axes.yKind, l.text));
+      expect(values[0]).toBe(0);
+      if (axes.yKind === 'count') expect(values.every((v) => Number.isInteger(v))).toBe(true);
+      if (axes.yKind === 'rate') expect(values[values.length - 1]).toBe(100);
+      if (axes.yKind === 'duration') expect(new Set(axes.y.map((l) => l.text.split(' ')[1])).size).toBe(1);
+      expect(values.every((v, i) => i === 0 || v > values[i - 1]!)).toBe(true);
+    }
+    // Today's bar says what it stands for when pointed at.
+    await chart.locator('.bar').first().waitFor({ timeout: 15_000 });
+    await chart.locator('.hover-target').last().hover();
+    const tooltip = chart.getByTestId('chart-tooltip');
+    await tooltip.waitFor({ timeout: 5_000 });
+    const tip = (await tooltip.textContent()) ?? '';
+    expect(tip).toContain('success rate: 100%');
+    expect(tip).toContain('1 verified of 1 executed');
+    expect(tip).toContain(`${days[6]}, ${new Date().getUTCFullYear()} (UTC)`);
+    await page.mouse.move(0, 0);
+    await tooltip.waitFor({ state: 'detached', timeout: 5_000 });
+    // The keyboard walks the days too: from the chart, the left arrow shows the last day.
+    const errors = page.getByTestId('chart-error_trends');
+    await errors.locator('svg.chart').focus();
+    await page.keyboard.press('ArrowLeft');
+    await expect(errors.getByTestId('chart-tooltip').textContent({ timeout: 5_000 })).resolves.toContain(
+      'occurrences: 1',
+    );
+    await page.keyboard.press('Escape');
+    await errors.getByTestId('chart-tooltip').waitFor({ state: 'detached', timeout: 5_000 });
 
     // An admin pauses the executor from the console; every view shows it until resume.
     await page.getByTestId('tab-admin').click();
@@ -204,6 +260,69 @@ describe('the web console in a real browser', () => {
     expect(pageErrors).toEqual([]);
   }, 120_000);
 });
+
+interface TickLabel {
+  text: string;
+  /** The label's box on the page, in CSS pixels. */
+  left: number;
+  right: number;
+  middle: number;
+}
+
+/** The tick labels of a chart card's axes as the page shows them, in the order they are drawn. */
+async function readAxes(card: Locator): Promise<{ x: TickLabel[]; y: TickLabel[]; yKind: string | null }> {
+  const read = (axis: 'x' | 'y') =>
+    card.locator(`[data-axis="${axis}"] .tick text`).evaluateAll((nodes) =>
+      nodes.map((node) => {
+        const box = node.getBoundingClientRect();
+        const horizontal = node.closest('[data-axis="x"]') !== null;
+        return {
+          text: (node.textContent ?? '').trim(),
+          left: box.left,
+          right: box.right,
+          middle: horizontal ? box.left + box.width / 2 : box.top + box.height / 2,
+        };
+      }),
+    );
+  const yAxis = card.locator('[data-axis="y"]');
+  const yKind = (await yAxis.count()) > 0 ? await yAxis.getAttribute('data-axis-kind') : null;
+  return { x: await read('x'), y: await read('y'), yKind };
+}
+
+/** No empty or repeated label; x labels run left to right without overlapping, y labels bottom to top. */
+function expectWellFormed(labels: TickLabel[], axis: 'x' | 'y') {
+  const texts = labels.map((l) => l.text);
+  expect(labels.length).toBeGreaterThanOrEqual(2);
+  expect(texts.every((t) => t.length > 0)).toBe(true);
+  expect(new Set(texts).size).toBe(texts.length);
+  labels.forEach((label, i) => {
+    const before = labels[i - 1];
+    if (!before) return;
+    if (axis === 'x') {
+      expect(label.middle).toBeGreaterThan(before.middle);
+      expect(label.left).toBeGreaterThan(before.right);
+    } else {
+      expect(label.middle).toBeLessThan(before.middle);
+    }
+  });
+}
+
+/** A y tick label's number: "1,234" (count), "12.5 s" (duration, in its unit), "40%" (rate, in percent). */
+function parseTick(kind: string | null, text: string): number {
+  const pattern = { count: /^\d{1,3}(,\d{3})*$/, duration: /^\d+(\.\d+)? (ms|s|min|h|d)$/, rate: /^\d{1,3}%$/ }[
+    kind as 'count' | 'duration' | 'rate'
+  ];
+  expect(pattern?.test(text) ? text : `${text} (not a ${kind} label)`).toBe(text);
+  return Number(text.replace(/,/g, '').split(/[ %]/)[0]);
+}
+
+/** The console's range as its time axis names it: the last 7 UTC days, today last, e.g. "Dec 3". */
+function lastSevenDays(): string[] {
+  const today = Math.floor(Date.now() / DAY_MS) * DAY_MS;
+  return Array.from({ length: 7 }, (_, i) =>
+    new Date(today - (6 - i) * DAY_MS).toLocaleDateString('en-US', { month: 'short', day: 'numeric', timeZone: 'UTC' }),
+  );
+}
 
 async function waitUntil(probe: () => boolean, what: string) {
   const deadline = Date.now() + 20_000;

@@ -1,10 +1,10 @@
-// Analytics: the cube's four queries over the last 7 days by day, each drawn as a small inline SVG chart.
+// Analytics: the cube's four queries over the last 7 days by day, each drawn as a small chart (./Charts, visx).
 import { useMemo, type ReactNode } from 'react';
 import { api } from '../api';
 import { useLoad } from '../context';
 import { formatDuration, formatPercent } from '../format';
 import type { ErrorTrendsReply, MttrReply, RollbackDriftReply, SuccessRateReply } from '../types';
-import { BarChart, LineChart } from './Charts';
+import { BarChart, LineChart, type ChartState } from './Charts';
 
 const DAY_MS = 86_400_000;
 const DAYS = 7;
@@ -48,10 +48,9 @@ function perDay<Row extends { bucket_start: string }, K extends string>(
   return totals;
 }
 
-const label = (day: string) => day.slice(5);
-const percentAxis = (value: number) => `${Math.round(value * 100)}%`;
-const countAxis = (value: number) => (Number.isInteger(value) ? String(value) : value.toFixed(1));
-const minutesAxis = (value: number) => (value >= 10 ? value.toFixed(0) : value.toFixed(1));
+/** Loading until the first reply, failed if it never came, then ready (and maybe empty). */
+const stateOf = (data: unknown, error: string | null): ChartState =>
+  data !== undefined ? 'ready' : error ? 'failed' : 'loading';
 
 function ChartCard({
   metric,
@@ -90,15 +89,22 @@ function SuccessRate({ range }: { range: Range }) {
   });
   const executed = [...totals.values()].reduce((sum, t) => sum + t.executed, 0);
   const verified = [...totals.values()].reduce((sum, t) => sum + t.verified, 0);
+  const detail = (i: number) => {
+    const t = totals.get(range.days[i] ?? '');
+    return t && t.executed > 0 ? `${t.verified} verified of ${t.executed} executed` : null;
+  };
   return (
     <ChartCard metric="success_rate" title="Success rate (verified / executed)" loading={loading} error={error}>
       <BarChart
         title="Success rate per day"
-        labels={range.days.map(label)}
+        name="success rate"
+        days={range.days}
         values={values}
+        kind="rate"
         yLabel="Success rate"
-        formatY={percentAxis}
-        yMax={1}
+        state={stateOf(data, error)}
+        emptyText="No action was executed in this range."
+        detail={detail}
       />
       <p className="muted">
         {verified} verified of {executed} executed
@@ -128,25 +134,28 @@ function Mttr({ range }: { range: Range }) {
   }
   const mean = range.days.map((day) => {
     const t = totals.get(day);
-    return t && t.resolved > 0 ? t.weighted / t.resolved / 60_000 : null;
+    return t && t.resolved > 0 ? t.weighted / t.resolved : null;
   });
-  const p90 = range.days.map((day) => {
-    const value = worstP90.get(day);
-    return value === undefined ? null : value / 60_000;
-  });
+  const p90 = range.days.map((day) => worstP90.get(day) ?? null);
   const resolved = [...totals.values()].reduce((sum, t) => sum + t.resolved, 0);
   const weighted = [...totals.values()].reduce((sum, t) => sum + t.weighted, 0);
   return (
     <ChartCard metric="mttr" title="Mean time to resolve" loading={loading} error={error}>
       <LineChart
-        title="Mean time to resolve per day, in minutes"
-        labels={range.days.map(label)}
+        title="Mean time to resolve per day"
+        days={range.days}
         series={[
           { name: 'mean (all services)', values: mean, tone: 'series-1' },
           { name: 'p90 (slowest service)', values: p90, tone: 'series-2' },
         ]}
-        yLabel="Minutes"
-        formatY={minutesAxis}
+        kind="duration"
+        yLabel="Time to resolve"
+        state={stateOf(data, error)}
+        emptyText="No incident was resolved in this range."
+        detail={(i) => {
+          const n = totals.get(range.days[i] ?? '')?.resolved ?? 0;
+          return n > 0 ? `${n} resolved` : null;
+        }}
       />
       <p className="muted">
         {resolved} incident(s) resolved this week{resolved > 0 ? `, mean ${formatDuration(weighted / resolved)}` : ''}.
@@ -178,10 +187,14 @@ function ErrorTrends({ range }: { range: Range }) {
     <ChartCard metric="error_trends" title="Errors (top signatures)" loading={loading} error={error}>
       <BarChart
         title="Error occurrences per day"
-        labels={range.days.map(label)}
-        values={range.days.map((day) => totals.get(day)?.occurrences ?? 0)}
+        name="occurrences"
+        days={range.days}
+        // A week with some errors counts the days without any as 0; a week without any has no data at all.
+        values={range.days.map((day) => (rows.length > 0 ? (totals.get(day)?.occurrences ?? 0) : null))}
+        kind="count"
         yLabel="Occurrences"
-        formatY={countAxis}
+        state={stateOf(data, error)}
+        emptyText="No error was recorded in this range."
       />
       {top.length > 0 && (
         <table className="table compact">
@@ -226,14 +239,21 @@ function RollbackDrift({ range }: { range: Range }) {
     <ChartCard metric="rollback_drift" title="Rollbacks and drift" loading={loading} error={error}>
       <LineChart
         title="Rollback and drift rates per day"
-        labels={range.days.map(label)}
+        days={range.days}
         series={[
           { name: 'rollback rate', values: rate('rolled_back'), tone: 'series-3' },
           { name: 'drift rate', values: rate('drifted'), tone: 'series-4' },
         ]}
+        kind="rate"
         yLabel="Share of executed actions"
-        formatY={percentAxis}
-        yMax={1}
+        state={stateOf(data, error)}
+        emptyText="No action was executed in this range."
+        detail={(i) => {
+          const t = totals.get(range.days[i] ?? '');
+          return t && t.executed > 0
+            ? `${t.rolled_back} rolled back, ${t.drifted} drifted of ${t.executed} executed`
+            : null;
+        }}
       />
       {worst.length > 0 && (
         <table className="table compact" data-testid="worst-playbooks">
