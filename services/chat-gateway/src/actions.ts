@@ -2,9 +2,8 @@
 // and the admin's dead letters. The chat's tools are the same operations, with errors it can explain.
 import type { gateway } from '@grace/contracts';
 import { validate, type EventSubject, type QueryReply, type QueryRequest, type QuerySubject } from '@grace/contracts';
-import { RequestFailedError, type ServiceRuntime } from '@grace/service-kit';
+import { HttpError, RequestFailedError, type ServiceRuntime } from '@grace/service-kit';
 import { randomUUID } from 'node:crypto';
-import { ApiError } from './api/http.js';
 import { ToolError, type ChatTools, type CubeQuery } from './chat/tools.js';
 import type { Principal } from './domain/auth.js';
 import type { Database } from './store.js';
@@ -61,13 +60,13 @@ export function userActions(runtime: Runtime) {
   /** Publish a dead-lettered event again; a new message id, since the stream remembers the old one. */
   async function replayDeadLetter(seq: number) {
     const message = await runtime.jsm.streams.getMessage(dlqStream, { seq }).catch(() => null);
-    if (!message) throw new ApiError(404, 'not_found', `no dead letter at ${seq}`);
+    if (!message) throw new HttpError(404, 'not_found', `no dead letter at ${seq}`);
     const letter = message.json<{ subject: string; event?: unknown }>();
     if (letter.event === undefined)
-      throw new ApiError(409, 'conflict', 'the original was not JSON: there is nothing to replay');
+      throw new HttpError(409, 'conflict', 'the original was not JSON: there is nothing to replay');
     const checked = validate(letter.subject as EventSubject, letter.event);
     if (!checked.ok)
-      throw new ApiError(
+      throw new HttpError(
         409,
         'conflict',
         `the original breaks the ${letter.subject} contract: fix the producer instead`,

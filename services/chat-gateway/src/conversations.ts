@@ -1,8 +1,8 @@
 // Chat as the gateway runs it: a user's message and Grace's reply, persisted in the user's conversation.
 import type { gateway } from '@grace/contracts';
+import { HttpError } from '@grace/service-kit';
 import type { Kysely } from 'kysely';
 import { randomUUID } from 'node:crypto';
-import { ApiError } from './api/http.js';
 import { chatReply, type ChatOptions } from './chat/converse.js';
 import type { ChatTools } from './chat/tools.js';
 import type { Principal } from './domain/auth.js';
@@ -13,7 +13,7 @@ export function conversations(db: Kysely<Database>, toolsFor: (p: Principal) => 
     let id = conversationId;
     if (id) {
       if (!(await conversationOf(db, id, principal.id).catch(() => undefined)))
-        throw new ApiError(404, 'not_found', `you have no conversation ${id}`);
+        throw new HttpError(404, 'not_found', `you have no conversation ${id}`);
     } else {
       id = randomUUID();
       await startConversation(db, id, principal.id);

@@ -92,6 +92,7 @@ describe('gateway API', () => {
     expect(missing.json).toMatchObject({ error: 'not_found' });
     const bad = await get('/api/v1/incidents?limit=5000&open=maybe', token);
     expect(bad.status).toBe(400);
+    expect(bad.json.error).toBe('invalid_request');
     expect(bad.json.details).toEqual(
       expect.arrayContaining([expect.objectContaining({ path: 'limit' }), expect.objectContaining({ path: 'open' })]),
     );

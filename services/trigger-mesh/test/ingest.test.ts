@@ -104,9 +104,9 @@ describe('trigger-mesh HTTP ingest', () => {
       { nope: 1 },
     ]);
     expect(res.status).toBe(400);
-    const body = (await res.json()) as { error: string; errors: { path: string; message: string }[] };
-    expect(body.error).toBe('invalid_body');
-    expect(body.errors).toEqual(
+    const body = (await res.json()) as { error: string; details: { path: string; message: string }[] };
+    expect(body.error).toBe('invalid_request');
+    expect(body.details).toEqual(
       expect.arrayContaining([
         { path: '1.service', message: 'is required' },
         { path: '1.severity', message: expect.stringContaining('must be one of') },
@@ -123,7 +123,10 @@ describe('trigger-mesh HTTP ingest', () => {
   it('answers 400 for a body that is not JSON, 415 for another content type, 413 for one over 64 KiB', async () => {
     const notJson = await post('/ingest/events', '{"service": ');
     expect(notJson.status).toBe(400);
-    expect(((await notJson.json()) as { error: string }).error).toBe('invalid_json');
+    expect(await notJson.json()).toEqual({
+      error: 'invalid_request',
+      message: expect.stringMatching(/^body is not JSON: /),
+    });
     const text = await post('/ingest/events', 'hello', { 'content-type': 'text/plain' });
     expect(text.status).toBe(415);
     const big = await post('/ingest/events', { ...report, message: 'x'.repeat(70_000) });

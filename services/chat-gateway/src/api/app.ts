@@ -1,7 +1,14 @@
 // The REST API under /api/v1 (express): every route authenticated and guarded by role, every body and query
 // validated against the contracts, every request bounded in time, and the console served at `/`.
 import { gateway, schemas, validate, type QueryReply, type QueryRequest, type QuerySubject } from '@grace/contracts';
-import { RequestFailedError, type Logger } from '@grace/service-kit';
+import {
+  HttpError,
+  httpErrorOf,
+  jsonErrorHandler,
+  RequestFailedError,
+  sendHttpError,
+  type Logger,
+} from '@grace/service-kit';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import helmet from 'helmet';
@@ -12,7 +19,6 @@ import {
   ADMINS,
   allow,
   APPROVERS,
-  ApiError,
   authenticate,
   check,
   checkText,
@@ -23,7 +29,6 @@ import {
   queryObject,
   READERS,
   requireUtf8,
-  sendError,
 } from './http.js';
 import { openApiDocument } from './openapi.js';
 
@@ -64,7 +69,10 @@ export function createApi(deps: ApiDeps): express.Express {
   app.use((_req, res, next) => {
     const timer = setTimeout(
       () =>
-        sendError(res, new ApiError(504, 'timeout', `no answer within ${deps.timeoutMs} ms; try again in a moment`)),
+        sendHttpError(
+          res,
+          new HttpError(504, 'timeout', `no answer within ${deps.timeoutMs} ms; try again in a moment`),
+        ),
       deps.timeoutMs,
     );
     res.on('finish', () => clearTimeout(timer));
@@ -93,7 +101,7 @@ export function createApi(deps: ApiDeps): express.Express {
       legacyHeaders: false,
       keyGenerator: key,
       handler: (_req, res) =>
-        sendError(res, new ApiError(429, 'rate_limited', `more than ${limit} requests a minute; slow down`)),
+        sendHttpError(res, new HttpError(429, 'rate_limited', `more than ${limit} requests a minute; slow down`)),
     });
   app.use(
     '/api',
@@ -139,7 +147,7 @@ export function createApi(deps: ApiDeps): express.Express {
     route(async (req, res) => {
       const id = String(req.params.id);
       const conversation = Uuid.test(id) ? await deps.conversation(principalOf(res), id) : undefined;
-      if (!conversation) throw new ApiError(404, 'not_found', `you have no conversation ${id}`);
+      if (!conversation) throw new HttpError(404, 'not_found', `you have no conversation ${id}`);
       return conversation;
     }),
   );
@@ -250,7 +258,7 @@ export function createApi(deps: ApiDeps): express.Express {
     route(async (req) => {
       const name = String(req.params.query);
       if (!(CUBE_QUERIES as readonly string[]).includes(name))
-        throw new ApiError(404, 'not_found', `no cube query ${name}; there are ${CUBE_QUERIES.join(', ')}`);
+        throw new HttpError(404, 'not_found', `no cube query ${name}; there are ${CUBE_QUERIES.join(', ')}`);
       const subject = `cube.query.${name}` as `cube.query.${(typeof CUBE_QUERIES)[number]}`;
       const request = queryObject(req.query, { tier: 'number', top: 'number', worst: 'number' });
       return deps.request(subject, request as never);
@@ -297,17 +305,17 @@ export function createApi(deps: ApiDeps): express.Express {
     allow(ADMINS),
     route(async (req, res) => {
       const seq = Number(req.params.seq);
-      if (!Number.isInteger(seq) || seq < 1) throw new ApiError(400, 'invalid_request', 'seq is a positive integer');
+      if (!Number.isInteger(seq) || seq < 1) throw new HttpError(400, 'invalid_request', 'seq is a positive integer');
       const replayed = await deps.replayDeadLetter(seq);
       res.status(202);
       return replayed;
     }),
   );
 
-  api.use((req, _res, next) => next(new ApiError(404, 'not_found', `no route ${req.method} /api/v1${req.path}`)));
+  api.use((req, _res, next) => next(new HttpError(404, 'not_found', `no route ${req.method} /api/v1${req.path}`)));
   app.use('/api/v1', api);
   app.use('/api', (req, _res, next) =>
-    next(new ApiError(404, 'not_found', `no route ${req.method} ${req.originalUrl}; the API is under /api/v1`)),
+    next(new HttpError(404, 'not_found', `no route ${req.method} ${req.originalUrl}; the API is under /api/v1`)),
   );
 
   // The console: its files, and index.html for the paths it routes itself.
@@ -327,33 +335,25 @@ export function createApi(deps: ApiDeps): express.Express {
     );
   } else {
     app.get('/', (_req, res) =>
-      sendError(
+      sendHttpError(
         res,
-        new ApiError(404, 'console_not_built', 'the console is not built: run pnpm --filter @grace/console build'),
+        new HttpError(404, 'console_not_built', 'the console is not built: run pnpm --filter @grace/console build'),
       ),
     );
   }
 
-  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    if (err instanceof ApiError) return sendError(res, err);
-    const status = (err as { status?: number; type?: string }).status;
-    const type = (err as { type?: string }).type;
-    if (type === 'entity.too.large') return sendError(res, new ApiError(413, 'too_large', 'the body is over 64 KiB'));
-    if (type === 'entity.parse.failed')
-      return sendError(res, new ApiError(400, 'invalid_request', 'the body is not valid JSON'));
-    if (status && status >= 400 && status < 500)
-      return sendError(res, new ApiError(status, 'invalid_request', (err as Error).message.slice(0, 256)));
-    if (databaseUnavailable(err)) {
-      deps.log.warn({ err: (err as Error).message }, 'request failed: the database did not answer');
-      res.set('Retry-After', '1');
-      return sendError(
-        res,
-        new ApiError(503, 'unavailable', 'the database did not answer in time; try again in a moment'),
-      );
-    }
-    deps.log.error({ err }, 'request failed');
-    sendError(res, new ApiError(500, 'internal', 'something went wrong on our side; it is logged'));
+  // An error the kit would answer 500 that is Postgres not answering in time is worth a retry: 503 with
+  // Retry-After. Every error is answered by the kit's handler, in the one error shape.
+  app.use((err: unknown, _req: Request, _res: Response, next: NextFunction) => {
+    if (err instanceof HttpError || httpErrorOf(err).status < 500 || !databaseUnavailable(err)) return next(err);
+    deps.log.warn({ err: (err as Error).message }, 'request failed: the database did not answer');
+    next(
+      new HttpError(503, 'unavailable', 'the database did not answer in time; try again in a moment', {
+        headers: { 'Retry-After': '1' },
+      }),
+    );
   });
+  app.use(jsonErrorHandler(deps.log));
   return app;
 }
 

@@ -1,24 +1,12 @@
-// The HTTP plumbing of the API: the error shape, request validation against the contracts (ajv), body hardening
-// (size, UTF-8, depth), authentication and role guards, and the mapping of NATS request failures to statuses.
-import { describeErrors, validateSchema, type ValidationError } from '@grace/contracts';
-import type { RequestFailedError } from '@grace/service-kit';
+// The HTTP plumbing of the API: request validation against the contracts (ajv), body hardening (size, UTF-8,
+// depth), authentication and role guards, and the mapping of NATS request failures to statuses. Errors are the
+// kit's HttpError, answered by its jsonErrorHandler.
+import { describeErrors, validateSchema } from '@grace/contracts';
+import { HttpError, type RequestFailedError } from '@grace/service-kit';
 import type { TSchema } from '@sinclair/typebox';
 import type { NextFunction, Request, Response } from 'express';
 import { isUtf8 } from 'node:buffer';
 import { AuthError, hasRole, type Principal, type Role } from '../domain/auth.js';
-
-/** An API error with its HTTP status, a stable code and a reason for a human. */
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly details?: ValidationError[],
-  ) {
-    super(message);
-    this.name = 'ApiError';
-  }
-}
 
 export const READERS: readonly Role[] = ['viewer', 'operator', 'approver', 'admin'];
 export const OPERATORS: readonly Role[] = ['operator', 'admin'];
@@ -40,15 +28,17 @@ function depthOf(value: unknown, depth = 0): number {
 
 /** body-parser's `verify`: refuse bytes that are not UTF-8 before they are decoded. */
 export function requireUtf8(_req: Request, _res: Response, body: Buffer): void {
-  if (!isUtf8(body)) throw new ApiError(400, 'invalid_request', 'the body is not valid UTF-8');
+  if (!isUtf8(body)) throw new HttpError(400, 'invalid_request', 'the body is not valid UTF-8');
 }
 
 /** Validate a value against a contract schema; 400 with every problem and its path otherwise. */
 export function check<T>(schema: TSchema, value: unknown, what: string): T {
-  if (depthOf(value) > MAX_DEPTH) throw new ApiError(400, 'invalid_request', `${what} is nested too deeply`);
+  if (depthOf(value) > MAX_DEPTH) throw new HttpError(400, 'invalid_request', `${what} is nested too deeply`);
   const result = validateSchema<T>(schema, value);
   if (!result.ok)
-    throw new ApiError(400, 'invalid_request', `${what} is not valid: ${describeErrors(result.errors)}`, result.errors);
+    throw new HttpError(400, 'invalid_request', `${what} is not valid: ${describeErrors(result.errors)}`, {
+      details: result.errors,
+    });
   return result.value;
 }
 
@@ -60,9 +50,9 @@ const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/;
 const MARKUP = /<\s*[/!]?\s*[a-z][^>]*>|<!--/i;
 
 export function checkText(text: string, what: string, options: { plain?: boolean } = {}): string {
-  if (CONTROL.test(text)) throw new ApiError(400, 'invalid_request', `${what} holds control characters`);
+  if (CONTROL.test(text)) throw new HttpError(400, 'invalid_request', `${what} holds control characters`);
   if (options.plain && MARKUP.test(text))
-    throw new ApiError(400, 'invalid_request', `${what} holds markup; write plain text`);
+    throw new HttpError(400, 'invalid_request', `${what} holds markup; write plain text`);
   return text;
 }
 
@@ -70,7 +60,7 @@ export function checkText(text: string, what: string, options: { plain?: boolean
 export function queryObject(query: Request['query'], types: Record<string, 'number' | 'boolean' | 'list'> = {}) {
   const out: Record<string, unknown> = {};
   for (const [key, raw] of Object.entries(query)) {
-    if (typeof raw !== 'string') throw new ApiError(400, 'invalid_request', `query parameter ${key} is given twice`);
+    if (typeof raw !== 'string') throw new HttpError(400, 'invalid_request', `query parameter ${key} is given twice`);
     const type = types[key];
     if (type === 'number') out[key] = raw.trim() === '' ? raw : Number(raw);
     else if (type === 'boolean') out[key] = raw === 'true' ? true : raw === 'false' ? false : raw;
@@ -90,13 +80,13 @@ export const principalOf = (res: Response): Principal => (res.locals as Authenti
 export function authenticate(verify: (token: string) => Promise<Principal>, remember: (p: Principal) => void) {
   return async (req: Request, res: Response, next: NextFunction) => {
     const header = req.headers.authorization;
-    if (!header) throw new ApiError(401, 'unauthorized', 'send a token: Authorization: Bearer <token>');
+    if (!header) throw new HttpError(401, 'unauthorized', 'send a token: Authorization: Bearer <token>');
     const match = /^Bearer ([A-Za-z0-9_=-]+\.[A-Za-z0-9_=-]*\.[A-Za-z0-9_=+/-]*)$/.exec(header);
-    if (!match) throw new ApiError(401, 'unauthorized', 'the Authorization header is not "Bearer <JWT>"');
+    if (!match) throw new HttpError(401, 'unauthorized', 'the Authorization header is not "Bearer <JWT>"');
     try {
       (res.locals as Authenticated).principal = await verify(match[1]!);
     } catch (err) {
-      if (err instanceof AuthError) throw new ApiError(401, 'unauthorized', err.message);
+      if (err instanceof AuthError) throw new HttpError(401, 'unauthorized', err.message);
       throw err;
     }
     remember(principalOf(res));
@@ -108,7 +98,7 @@ export function allow(roles: readonly Role[]) {
   return (_req: Request, res: Response, next: NextFunction) => {
     const principal = principalOf(res);
     if (!hasRole(principal, roles))
-      throw new ApiError(
+      throw new HttpError(
         403,
         'forbidden',
         `this needs one of the roles ${roles.join(', ')}; you have ${principal.roles.join(', ')}`,
@@ -128,7 +118,7 @@ export function databaseUnavailable(err: unknown): boolean {
 }
 
 /** A failed request to another service, as the API answers it. */
-export function fromRequestFailure(err: RequestFailedError): ApiError {
+export function fromRequestFailure(err: RequestFailedError): HttpError {
   const status =
     err.code === 'not_found'
       ? 404
@@ -141,14 +131,5 @@ export function fromRequestFailure(err: RequestFailedError): ApiError {
             : err.code === 'timeout'
               ? 504
               : 503;
-  return new ApiError(status, err.code, err.message, err.details.length ? err.details : undefined);
-}
-
-export function sendError(res: Response, err: ApiError): void {
-  if (res.headersSent) return;
-  res.status(err.status).json({
-    error: err.code,
-    message: err.message,
-    ...(err.details ? { details: err.details.slice(0, 50) } : {}),
-  });
+  return new HttpError(status, err.code, err.message, { details: err.details, cause: err });
 }

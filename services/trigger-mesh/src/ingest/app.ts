@@ -1,5 +1,6 @@
 // HTTP ingest: /ingest/events, /ingest/alertmanager, /ingest/sentry -> error.reported on JetStream.
-// 202 only once JetStream has stored every event; 400 with every validation error, 401, 413, 415, 503.
+// 202 only once JetStream has stored every event; 400 with every validation error, 401, 413, 415, 503: the kit's
+// HttpError, answered by its jsonErrorHandler as { error, message, details? }.
 import {
   createEvent,
   validate,
@@ -8,7 +9,7 @@ import {
   type GraceEvent,
   type ValidationError,
 } from '@grace/contracts';
-import { errorMessage, type Logger } from '@grace/service-kit';
+import { errorMessage, HttpError, jsonErrorHandler, sendHttpError, type Logger } from '@grace/service-kit';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { Kysely } from 'kysely';
 import { AlertmanagerWebhook, mapAlertmanager, type AlertmanagerWebhookType } from '../domain/alertmanager.js';
@@ -27,17 +28,6 @@ export interface IngestDeps {
   maxBatch: number;
 }
 
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly errors?: ValidationError[],
-  ) {
-    super(message);
-  }
-}
-
 const prefixed = (prefix: string, errors: readonly ValidationError[]) =>
   errors.map((e) => ({ path: [prefix, e.path].filter(Boolean).join('.'), message: e.message }));
 
@@ -50,7 +40,7 @@ function parseJson(req: Request): unknown {
   try {
     return JSON.parse(raw.toString('utf8'));
   } catch (err) {
-    throw new HttpError(400, 'invalid_json', `body is not JSON: ${errorMessage(err)}`);
+    throw new HttpError(400, 'invalid_request', `body is not JSON: ${errorMessage(err)}`);
   }
 }
 
@@ -58,9 +48,9 @@ function parseJson(req: Request): unknown {
 export function eventsFromBody(body: unknown, producer: Producer, maxBatch: number): GraceEvent<'error.reported'>[] {
   const batch = Array.isArray(body);
   const items = batch ? body : [body];
-  if (items.length === 0) throw new HttpError(400, 'invalid_body', 'the batch is empty');
+  if (items.length === 0) throw new HttpError(400, 'invalid_request', 'the batch is empty');
   if (items.length > maxBatch) {
-    throw new HttpError(400, 'invalid_body', `a batch holds at most ${maxBatch} events (got ${items.length})`);
+    throw new HttpError(400, 'invalid_request', `a batch holds at most ${maxBatch} events (got ${items.length})`);
   }
   const errors: ValidationError[] = [];
   const events: GraceEvent<'error.reported'>[] = [];
@@ -79,7 +69,9 @@ export function eventsFromBody(body: unknown, producer: Producer, maxBatch: numb
     else errors.push(...prefixed(at, checked.errors));
   });
   if (errors.length > 0) {
-    throw new HttpError(400, 'invalid_body', `${errors.length} validation error(s); nothing was accepted`, errors);
+    throw new HttpError(400, 'invalid_request', `${errors.length} validation error(s); nothing was accepted`, {
+      details: errors,
+    });
   }
   return events;
 }
@@ -94,7 +86,9 @@ export function createIngestApp(deps: IngestDeps): Express {
     const result = authenticate(deps.producers(), req.headers, raw, Date.now());
     if (!result.ok) {
       const why = deps.producers().list.length === 0 ? 'no producers are configured (PRODUCERS_FILE)' : result.reason;
-      throw new HttpError(401, 'unauthenticated', why);
+      throw new HttpError(401, 'unauthenticated', why, {
+        headers: { 'WWW-Authenticate': 'Bearer realm="grace-ingest"' },
+      });
     }
     return result.producer;
   };
@@ -109,6 +103,7 @@ export function createIngestApp(deps: IngestDeps): Express {
         503,
         'unavailable',
         `the event bus did not accept the events (${errorMessage(err)}); retry later`,
+        { headers: { 'Retry-After': '5' } },
       );
     }
   };
@@ -140,7 +135,9 @@ export function createIngestApp(deps: IngestDeps): Express {
       const producer = authenticated(req);
       const checked = validateSchema<AlertmanagerWebhookType>(AlertmanagerWebhook, parseJson(req));
       if (!checked.ok) {
-        throw new HttpError(400, 'invalid_body', 'not an Alertmanager webhook (version 4) payload', checked.errors);
+        throw new HttpError(400, 'invalid_request', 'not an Alertmanager webhook (version 4) payload', {
+          details: checked.errors,
+        });
       }
       const { reports, resolved } = mapAlertmanager(checked.value);
       const events = reports.map((r) => createEvent('error.reported', r, { source: `ingest/${producer.name}` }));
@@ -155,42 +152,30 @@ export function createIngestApp(deps: IngestDeps): Express {
     route('sentry', async (req) => {
       const producer = authenticated(req);
       const checked = validateSentryEvent(parseJson(req));
-      if (!checked.ok) throw new HttpError(400, 'invalid_body', 'not a Sentry event', checked.errors);
+      if (!checked.ok) throw new HttpError(400, 'invalid_request', 'not a Sentry event', { details: checked.errors });
       const service = typeof req.query.service === 'string' ? req.query.service : producer.service;
       const mapped = validateData('error.reported', mapSentry(checked.value, service ? { service } : {}));
       if (!mapped.ok)
-        throw new HttpError(400, 'invalid_body', 'the Sentry event does not map to an error', mapped.errors);
+        throw new HttpError(400, 'invalid_request', 'the Sentry event does not map to an error', {
+          details: mapped.errors,
+        });
       const event = createEvent('error.reported', mapped.value, { source: `ingest/${producer.name}` });
       await publishAll([event]);
       return { accepted: 1, event_ids: [event.id] };
     }),
   );
 
-  app.use('/ingest', (req: Request, res: Response) => {
-    res.status(404).json({ error: 'not_found', message: `no ingest route for ${req.method} ${req.path}` });
-  });
+  app.use('/ingest', (req: Request, res: Response) =>
+    sendHttpError(res, new HttpError(404, 'not_found', `no ingest route for ${req.method} ${req.path}`)),
+  );
 
-  // Every failure is JSON with a reason; body-parser's own errors (too large, aborted) land here too.
-  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    const e = err as { status?: number; type?: string; route?: string; message?: string };
-    let status = 500;
-    let body: Record<string, unknown> = { error: 'internal', message: 'internal error; see the trigger-mesh log' };
-    if (err instanceof HttpError) {
-      status = err.status;
-      body = { error: err.code, message: err.message, ...(err.errors ? { errors: err.errors.slice(0, 200) } : {}) };
-      if (status === 503) res.setHeader('Retry-After', '5');
-      if (status === 401) res.setHeader('WWW-Authenticate', 'Bearer realm="grace-ingest"');
-    } else if (e.type === 'entity.too.large') {
-      status = 413;
-      body = { error: 'too_large', message: `the body is larger than ${deps.maxBodyBytes} bytes` };
-    } else if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
-      status = e.status;
-      body = { error: 'bad_request', message: e.message ?? 'bad request' };
-    } else {
-      deps.log.error({ err }, 'ingest failed');
-    }
-    deps.metrics.ingested.inc({ route: e.route ?? 'unknown', status: String(status) });
-    res.status(status).json(body);
+  // Every failure is the kit's one JSON error shape, counted by route and status; body-parser's own errors (too
+  // large, aborted) land here too.
+  const answer = jsonErrorHandler(deps.log);
+  app.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
+    answer(err, req, res, next);
+    const route = (err as { route?: unknown } | null)?.route;
+    deps.metrics.ingested.inc({ route: typeof route === 'string' ? route : 'unknown', status: String(res.statusCode) });
   });
   return app;
 }
