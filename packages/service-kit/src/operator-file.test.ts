@@ -1,15 +1,21 @@
-// Tests of operator-owned YAML files: problems with paths and lines, readable union errors, matchers and durations.
+// Tests of operator-owned YAML files: problems with paths and lines, readable union errors, files of named entries,
+// matchers and durations.
 import { describe, expect, it } from '@jest/globals';
 import { Type } from '@sinclair/typebox';
 import {
   compileErrorMatch,
   compileNames,
+  compileOperatorFile,
   compileRegex,
   compileValueMatch,
+  ENTRY_NAME,
+  EntryName,
+  OperatorFileError,
   parseDuration,
   parseYamlDocument,
   SEVERITY_RANK,
   type FileProblem,
+  type NamedEntriesSpec,
 } from './operator-file.js';
 
 const Names = Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })]);
@@ -77,6 +83,113 @@ describe('parseYamlDocument', () => {
     expect(problems('version: 1\nitems:\n  - name: a\n    service: 5\n')).toEqual([
       { path: 'items.0.service', message: 'must be string, or a list of them (line 4)' },
     ]);
+  });
+  it('does not hold a value written as an object to the scalar branches of its union', () => {
+    const Settings = Type.Union([Type.Boolean(), Type.Object({ quorum: Type.Integer({ minimum: 1 }) })]);
+    const file = parseYamlDocument('approval: { quorum: 0 }\n', Type.Object({ approval: Settings }));
+    expect(file.ok ? [] : file.problems).toEqual([{ path: 'approval.quorum', message: 'must be >= 1 (line 1)' }]);
+  });
+});
+
+describe('compileOperatorFile', () => {
+  const Step = Type.Object(
+    { name: EntryName, wait: Type.String(), note: Type.Optional(Type.String({ maxLength: 5 })) },
+    { additionalProperties: false },
+  );
+  const StepsFile = Type.Object(
+    {
+      version: Type.Literal(1),
+      defaults: Type.Optional(Type.Object({ wait: Type.String() }, { additionalProperties: false })),
+      steps: Type.Array(Step),
+    },
+    { additionalProperties: false },
+  );
+  type Step = { name: string; wait: string; note?: string };
+  type StepsFile = { version: 1; defaults?: { wait: string }; steps: Step[] };
+  const spec: NamedEntriesSpec<StepsFile, Step, { name: string; ms: number }, number> = {
+    file: 'step list',
+    schema: StepsFile,
+    entries: 'steps',
+    entry: 'step',
+    shared: (file, report) => {
+      const ms = parseDuration(file.defaults?.wait ?? '1s', { max: '1h', overMax: 'split it' });
+      if (typeof ms === 'string') report(['defaults', 'wait'], ms);
+      return typeof ms === 'number' ? ms : 0;
+    },
+    compile: (step, report, defaultMs) => {
+      const ms = step.wait === 'default' ? defaultMs! : parseDuration(step.wait, { max: '1h', overMax: 'split it' });
+      if (typeof ms === 'string') report(['wait'], ms);
+      return { name: step.name, ms: typeof ms === 'number' ? ms : 0 };
+    },
+  };
+  const refused = (text: string): string[] => {
+    try {
+      compileOperatorFile(text, spec);
+    } catch (error) {
+      expect(error).toBeInstanceOf(OperatorFileError);
+      expect((error as OperatorFileError).file).toBe('step list');
+      return (error as OperatorFileError).problems.map((p) => `${p.path}: ${p.message}`);
+    }
+    throw new Error('the file was accepted');
+  };
+
+  it('gives the file as written and every entry compiled, in file order, with what the entries share', () => {
+    const file = compileOperatorFile(
+      'version: 1\ndefaults: { wait: 2m }\nsteps:\n  - { name: b-1, wait: 5s }\n  - { name: a_2, wait: default }\n',
+      spec,
+    );
+    expect(file.value.steps.map((step) => step.name)).toEqual(['b-1', 'a_2']);
+    expect(file.entries).toEqual([
+      { name: 'b-1', ms: 5_000 },
+      { name: 'a_2', ms: 120_000 },
+    ]);
+  });
+
+  it('reports every problem at once: outside the entries, then each entry by its name, schema and compiling', () => {
+    expect(
+      refused(`version: 2
+defaults: { wait: 2y }
+steps:
+  - { name: Wait Here, wait: 5s, note: too long }
+  - { name: ok, wait: 9h }
+  - { name: ok, wait: 1s, extra: 1 }
+  - { name: 7, wait: 1s }
+`),
+    ).toEqual([
+      'version: must be 1 (line 1)',
+      'steps.0.name: step name "Wait Here" must be lower-case letters, digits, _ and -, starting with a letter or digit, at most 64 characters (line 4)',
+      'steps.0.note: must NOT have more than 5 characters (line 4)',
+      'steps.1.wait: duration "9h" is longer than 1h: split it (line 5)',
+      'steps.2.name: duplicate step name "ok" (also steps.1) (line 6)',
+      'steps.2.extra: is not an allowed property (line 6)',
+      'steps.3.name: must be string (line 7)',
+    ]);
+    // What the entries share is compiled only when the rest of the file outside them is valid.
+    expect(refused('version: 1\ndefaults: { wait: 2y }\nsteps: []\n')).toEqual([
+      'defaults.wait: invalid duration "2y": write a whole number and a unit s, m, h or d (30s, 5m, 2h, 1d) (line 2)',
+    ]);
+  });
+
+  it('refuses YAML that does not parse, and a file without its entries', () => {
+    expect(refused('version: 1\nsteps: [\n')[0]).toMatch(/^: YAML syntax error at line \d+, column \d+: /);
+    expect(refused('')).toEqual(['version: is required', 'steps: is required']);
+    expect(refused('version: 1\nsteps: { name: a }\n')).toEqual(['steps: must be array (line 2)']);
+  });
+
+  it('names the file and lists every problem in its message', () => {
+    expect(() => compileOperatorFile('version: 1\nsteps:\n  - { name: a, wait: 0s }\n', spec)).toThrow(
+      'invalid step list: steps.0.wait: invalid duration "0s": write a whole number and a unit s, m, h or d (30s, 5m, 2h, 1d) (line 3)',
+    );
+    expect(new OperatorFileError('x', [{ path: '', message: 'empty' }]).message).toBe('invalid x: (root): empty');
+  });
+});
+
+describe('ENTRY_NAME', () => {
+  it('takes lower-case letters, digits, _ and -, from a letter or digit, up to 64 characters', () => {
+    const accepted = ['a', 'restart_service', 'tier-3-needs-approval', '5xx-noise', 'a'.repeat(64)];
+    expect(accepted.filter((name) => !ENTRY_NAME.test(name))).toEqual([]);
+    const refused = ['', 'Restart', 'db.reconnect', '-lead', '_lead', 'two words', 'a'.repeat(65), 'é'];
+    expect(refused.filter((name) => ENTRY_NAME.test(name))).toEqual([]);
   });
 });
 

@@ -1,6 +1,7 @@
-// Operator-owned YAML files (routing rules, playbook catalogs): parsing with line numbers, readable schema errors,
-// and the matchers and durations such files are written in.
-import { Severity as SeveritySchema, validateSchema, type ValidationError } from '@grace/contracts';
+// Operator-owned YAML files (routing rules, playbook catalogs, action policies): parsing with line numbers, readable
+// schema errors, files of named entries compiled with every problem at once, and the matchers and durations such
+// files are written in.
+import { describeErrors, Severity as SeveritySchema, validateSchema, type ValidationError } from '@grace/contracts';
 import { Type, type TSchema } from '@sinclair/typebox';
 import { isNode, LineCounter, parseDocument, type Document } from 'yaml';
 
@@ -38,6 +39,31 @@ export function parseYamlDocument<T>(
   schema: TSchema,
   options: OperatorFileOptions = {},
 ): OperatorFile<T> {
+  const read = readYaml(text);
+  if (!read.ok) return read;
+  const { value, lineOf, problemAt } = read;
+  const checked = validateSchema<T>(schema, value ?? {});
+  if (!checked.ok) {
+    return {
+      ok: false,
+      problems: readableErrors(checked.errors, value, options.valueOrList).map((e) =>
+        problemAt(splitPath(e.path), e.message),
+      ),
+    };
+  }
+  return { ok: true, value: checked.value, lineOf, problemAt };
+}
+
+type YamlRead =
+  | {
+      readonly ok: true;
+      readonly value: unknown;
+      lineOf(path: FilePath): number | undefined;
+      problemAt(path: FilePath, message: string): FileProblem;
+    }
+  | { readonly ok: false; readonly problems: FileProblem[] };
+
+function readYaml(text: string): YamlRead {
   const lineCounter = new LineCounter();
   const document = parseDocument(text, { lineCounter, prettyErrors: false });
   if (document.errors.length > 0) {
@@ -60,17 +86,121 @@ export function parseYamlDocument<T>(
     const line = lineOf(path);
     return { path: path.join('.'), message: line === undefined ? message : `${message} (line ${line})` };
   };
+  return { ok: true, value, lineOf, problemAt };
+}
 
-  const checked = validateSchema<T>(schema, value ?? {});
-  if (!checked.ok) {
-    return {
-      ok: false,
-      problems: readableErrors(checked.errors, value, options.valueOrList).map((e) =>
-        problemAt(splitPath(e.path), e.message),
-      ),
-    };
+// ------------------------------------------------------------------------------------ files of named entries
+
+/**
+ * The name of an entry of an operator file (a routing rule, a playbook, a policy rule): what every one of the three
+ * files accepted before they shared it (the playbook's ^[A-Za-z0-9][A-Za-z0-9._-]* of at most 128 characters,
+ * the routing rule's ^[a-z0-9_-]+ and the policy rule's ^[a-z0-9][a-z0-9_.-]*, both of at most 64). Names are
+ * recorded in events, metrics and decisions and typed in chat and the CLI.
+ */
+export const ENTRY_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+const ENTRY_NAME_RULE = 'lower-case letters, digits, _ and -, starting with a letter or digit, at most 64 characters';
+/** The schema of an entry's name; its pattern (ENTRY_NAME) is checked by compileOperatorFile, which says it in words. */
+export const EntryName = Type.String({ description: `unique in the file; ${ENTRY_NAME_RULE}` });
+
+/** An operator file that cannot be used: what the file is and every problem, each with its path and line. */
+export class OperatorFileError extends Error {
+  /** What the file is, e.g. "routing rules". */
+  readonly file: string;
+  readonly problems: readonly FileProblem[];
+  constructor(file: string, problems: readonly FileProblem[]) {
+    super(`invalid ${file}: ${describeErrors(problems)}`);
+    this.name = 'OperatorFileError';
+    this.file = file;
+    this.problems = problems;
   }
-  return { ok: true, value: checked.value, lineOf, problemAt };
+}
+
+/** Reports a problem at a path; the path is relative to what is being compiled. */
+export type Report = (path: FilePath, message: string) => void;
+
+export interface NamedEntriesSpec<F, E extends { name: string }, C, S> {
+  /** What the file is, for its error: "routing rules" gives `invalid routing rules: ...`. */
+  file: string;
+  /** The schema of the whole file: entries are objects with a `name` (EntryName) in an array at `entries`. */
+  schema: TSchema;
+  /** Fields that take a value or a list of values (see OperatorFileOptions). */
+  valueOrList?: RegExp;
+  /** The property of the file that holds the entries, e.g. rules. */
+  entries: string & keyof F;
+  /** What one entry is, for messages: "rule" gives `duplicate rule name "x" (also rules.0)`. */
+  entry: string;
+  /**
+   * Compiles what the entries share (e.g. defaults) when everything outside the entries is valid; runs before
+   * them. Only the fields outside the entries are checked by then. Paths are from the root of the file.
+   */
+  shared?(file: F, report: Report): S;
+  /** Compiles one entry that is valid against the schema; paths are inside the entry. */
+  compile(entry: E, report: Report, shared: S | undefined, index: number): C;
+}
+
+export interface CompiledOperatorFile<F, C> {
+  /** The file as written, validated. */
+  value: F;
+  /** What `compile` gave for each entry, in file order. */
+  entries: C[];
+}
+
+/**
+ * Parse, validate and compile a file of named entries; throws OperatorFileError listing every problem with its
+ * path and line. Every entry is validated against its part of the schema and its name checked (ENTRY_NAME,
+ * unique in the file) whatever is wrong elsewhere; the entries that are valid are compiled, so one pass reports
+ * what is wrong in all of them. Problems are listed outside the entries first, then entry by entry: its name, its
+ * schema problems, what compiling it found.
+ */
+export function compileOperatorFile<F, E extends { name: string }, C, S = undefined>(
+  text: string,
+  spec: NamedEntriesSpec<F, E, C, S>,
+): CompiledOperatorFile<F, C> {
+  const read = readYaml(text);
+  if (!read.ok) throw new OperatorFileError(spec.file, read.problems);
+  const { value, problemAt } = read;
+  const checked = validateSchema<F>(spec.schema, value ?? {});
+  const outside: FileProblem[] = [];
+  const ofEntry = new Map<number, FileProblem[]>();
+  if (!checked.ok) {
+    const entryIndex = new RegExp(`^${escapeRegExp(spec.entries)}\\.(\\d+)(?:\\.|$)`);
+    for (const { path, message } of readableErrors(checked.errors, value, spec.valueOrList)) {
+      const problem = problemAt(splitPath(path), message);
+      const index = entryIndex.exec(path)?.[1];
+      if (index === undefined) outside.push(problem);
+      else ofEntry.set(Number(index), [...(ofEntry.get(Number(index)) ?? []), problem]);
+    }
+  }
+
+  const problems = [...outside];
+  const report: Report = (path, message) => problems.push(problemAt(path, message));
+  const shared = outside.length === 0 && spec.shared ? spec.shared(value as F, report) : undefined;
+  const list = isObject(value) ? value[spec.entries] : undefined;
+  const entries: C[] = [];
+  const firstIndexByName = new Map<string, number>();
+  (Array.isArray(list) ? (list as unknown[]) : []).forEach((entry, index) => {
+    const at = (...path: FilePath) => [spec.entries, index, ...path];
+    const name = isObject(entry) ? entry.name : undefined;
+    if (typeof name === 'string') {
+      if (!ENTRY_NAME.test(name)) report(at('name'), `${spec.entry} name ${quoted(name)} must be ${ENTRY_NAME_RULE}`);
+      const first = firstIndexByName.get(name);
+      if (first === undefined) firstIndexByName.set(name, index);
+      else report(at('name'), `duplicate ${spec.entry} name ${quoted(name)} (also ${spec.entries}.${first})`);
+    }
+    const own = ofEntry.get(index);
+    if (own) problems.push(...own);
+    else entries.push(spec.compile(entry as E, (path, message) => report(at(...path), message), shared, index));
+  });
+  if (problems.length > 0) throw new OperatorFileError(spec.file, problems);
+  return { value: value as F, entries };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function quoted(name: string): string {
+  return JSON.stringify(name.length > 80 ? `${name.slice(0, 80)}...` : name);
 }
 
 /** A test of names against exact names and globs, where * matches any run of characters. */
@@ -173,6 +303,12 @@ function readableErrors(
   const readable: ValidationError[] = [];
   for (const [path, messages] of atPath) {
     let kept = messages.filter((message) => message !== 'must match a schema in anyOf');
+    // A value written as an object is not judged by the scalar branches of its union when its fields say what is
+    // wrong: `require_approval: { quorum: 0 }` is not also told it "must be boolean".
+    const deeper = path === '' ? (other: string) => other !== '' : (other: string) => other.startsWith(`${path}.`);
+    if (isObject(valueAt(value, splitPath(path))) && errors.some((e) => deeper(e.path))) {
+      kept = kept.filter((message) => !/^must be (boolean|string|number|integer|null)$/.test(message));
+    }
     if (kept.some((message) => message.startsWith('must be one of'))) {
       kept = kept.filter((message) => message !== 'must be string' && message !== 'must be number');
     }

@@ -1,6 +1,5 @@
 // action-executor as a service definition: its consumers, queries, the watched policy, the adapters, the worker
 // pool and the housekeeping tick (expired approvals, held actions after a resume elsewhere).
-import { describeErrors } from '@grace/contracts';
 import { every, transactionalConsumers, watchVersionedFile, type ServiceDefinition } from '@grace/service-kit';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -47,11 +46,7 @@ export const actionExecutor: ServiceDefinition<Database, typeof config> = {
     const policy = await watchVersionedFile(db, {
       path: c.POLICY_FILE,
       what: 'policies',
-      parse: (text) => {
-        const parsed = parsePolicy(text);
-        if (!parsed.ok) throw new Error(describeErrors(parsed.problems));
-        return parsed.value;
-      },
+      parse: parsePolicy,
       log,
       intervalMs: c.FILE_POLL_MS,
     });

@@ -1,15 +1,22 @@
 // Tests of the action policy: the shipped policies.yaml, evaluation order and effects, windows, and bad files.
 import { readFileSync } from 'node:fs';
+import { OperatorFileError, type FileProblem } from '@grace/service-kit';
 import { describe, expect, it } from '@jest/globals';
 import { evaluatePolicy, parsePolicy, type CompiledPolicy, type PolicyInput } from './policy.js';
 
 // 2025-01-07 is a Tuesday, 2025-01-11 a Saturday.
 const TUESDAY_10_UTC = new Date('2025-01-07T10:00:00Z');
 
-function compile(text: string): CompiledPolicy {
-  const parsed = parsePolicy(text);
-  if (!parsed.ok) throw new Error(`expected a valid policy: ${JSON.stringify(parsed.problems)}`);
-  return parsed.value;
+/** The problems a policy is refused for. */
+function problems(text: string): readonly FileProblem[] {
+  try {
+    parsePolicy(text);
+  } catch (error) {
+    expect(error).toBeInstanceOf(OperatorFileError);
+    expect((error as OperatorFileError).file).toBe('action policy');
+    return (error as OperatorFileError).problems;
+  }
+  throw new Error('the policy was accepted');
 }
 
 function action(overrides: Partial<PolicyInput> = {}): PolicyInput {
@@ -26,11 +33,11 @@ function action(overrides: Partial<PolicyInput> = {}): PolicyInput {
 }
 
 function policyWith(rules: string, defaults = ''): CompiledPolicy {
-  return compile(`version: 1\n${defaults}rules:\n${rules}`);
+  return parsePolicy(`version: 1\n${defaults}rules:\n${rules}`);
 }
 
 describe('the shipped policies.yaml', () => {
-  const policy = compile(readFileSync(new URL('../../policies.yaml', import.meta.url), 'utf8'));
+  const policy = parsePolicy(readFileSync(new URL('../../policies.yaml', import.meta.url), 'utf8'));
 
   it('parses', () => {
     expect(policy).toEqual({ version: 1, rules: 2 });
@@ -281,7 +288,12 @@ describe('parsePolicy problems', () => {
       /is required \(line 3\)/,
     ],
     ['an unknown field', rule('{ host: web }'), 'rules.0.match.host', /^is not an allowed property \(line 4\)$/],
-    ['a bad rule name', rule('{}').replace('a-rule', 'A Rule'), 'rules.0.name', /must match pattern .*\(line 3\)$/],
+    [
+      'a bad rule name',
+      rule('{}').replace('a-rule', 'A Rule'),
+      'rules.0.name',
+      /^rule name "A Rule" must be lower-case letters, digits, _ and -, .*\(line 3\)$/,
+    ],
     ['an unknown adapter', rule('{ adapter: ftp }'), 'rules.0.match.adapter', /"kubernetes", or a list of them/],
     ['tier 4', rule('{ tier: 4 }'), 'rules.0.match.tier', /^must be <= 3, or a list of them \(line 4\)$/],
     ['tier with min_tier', rule('{ tier: 3, min_tier: 2 }'), 'rules.0.match.min_tier', /not both \(line 4\)$/],
@@ -340,14 +352,11 @@ describe('parsePolicy problems', () => {
       /one of/,
     ],
   ])('reports %s with its path and line', (_name, text, path, message) => {
-    const parsed = parsePolicy(text);
-    expect(parsed.ok).toBe(false);
-    if (parsed.ok) return;
-    expect(parsed.problems).toContainEqual({ path, message: expect.stringMatching(message) });
+    expect(problems(text)).toContainEqual({ path, message: expect.stringMatching(message) });
   });
 
   it('reports a duplicate rule name at the second one, naming the first', () => {
-    const parsed = parsePolicy(`version: 1
+    const refused = problems(`version: 1
 rules:
   - name: twice
     match: {}
@@ -356,32 +365,25 @@ rules:
     match: {}
     effect: { deny: true }
 `);
-    expect(parsed).toEqual({
-      ok: false,
-      problems: [{ path: 'rules.1.name', message: 'duplicate rule name "twice" (also rules.0) (line 6)' }],
-    });
+    expect(refused).toEqual([{ path: 'rules.1.name', message: 'duplicate rule name "twice" (also rules.0) (line 6)' }]);
   });
 
   it('says only what is wrong inside a require_approval object', () => {
-    const parsed = parsePolicy(rule('{}', '{ require_approval: { quorum: 0, approvers: 2 } }'));
-    expect(parsed.ok).toBe(false);
-    if (parsed.ok) return;
-    expect(parsed.problems.map((problem) => problem.path).sort()).toEqual([
+    const refused = problems(rule('{}', '{ require_approval: { quorum: 0, approvers: 2 } }'));
+    expect(refused.map((problem) => problem.path).sort()).toEqual([
       'rules.0.effect.require_approval.approvers',
       'rules.0.effect.require_approval.quorum',
     ]);
   });
 
   it('reports every problem of a file at once', () => {
-    const parsed = parsePolicy(`version: 1
+    const refused = problems(`version: 1
 rules:
   - name: first
     match: { tier: 2, min_tier: 1, window: { from: '25:00', to: '26:00', timezone: Nowhere } }
     effect: {}
 `);
-    expect(parsed.ok).toBe(false);
-    if (parsed.ok) return;
-    expect(parsed.problems.map((problem) => problem.path)).toEqual([
+    expect(refused.map((problem) => problem.path)).toEqual([
       'rules.0.match.min_tier',
       'rules.0.match.window.timezone',
       'rules.0.match.window.from',

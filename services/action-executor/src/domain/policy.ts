@@ -14,11 +14,12 @@
 import { Adapter, Role, Tier } from '@grace/contracts';
 import {
   compileNames,
+  compileOperatorFile,
+  EntryName,
   NamePatterns,
   parseDuration,
-  parseYamlDocument,
   type FilePath,
-  type FileProblem,
+  type Report,
 } from '@grace/service-kit';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 
@@ -78,7 +79,7 @@ const Effect = Type.Object(
 
 const RuleDefinition = Type.Object(
   {
-    name: Type.String({ minLength: 1, maxLength: 64, pattern: '^[a-z0-9][a-z0-9_.-]*$' }),
+    name: EntryName,
     description: Type.Optional(Type.String({ maxLength: 1024 })),
     match: Match,
     effect: Effect,
@@ -135,8 +136,6 @@ export interface CompiledPolicy {
   readonly rules: number;
 }
 
-export type PolicyParse = { ok: true; value: CompiledPolicy } | { ok: false; problems: FileProblem[] };
-
 interface ApprovalRequirement {
   quorum: number;
   role: RoleName;
@@ -154,32 +153,28 @@ interface CompiledRule {
   readonly dryRun: boolean;
 }
 
-type Report = (path: FilePath, message: string) => void;
-
 const compiledRules = new WeakMap<CompiledPolicy, readonly CompiledRule[]>();
 
-/** Parse, validate and compile an action policy; every problem says where, by path and line. */
-export function parsePolicy(text: string): PolicyParse {
-  const checked = parseYamlDocument<PolicyFile>(text, PolicySchema, { valueOrList: VALUE_OR_LIST });
-  if (!checked.ok) return { ok: false, problems: withoutUnionNoise(checked.problems) };
-
-  const problems: FileProblem[] = [];
-  const defaults = compileApproval(checked.value.defaults?.approval ?? {}, DEFAULT_APPROVAL, (path, message) =>
-    problems.push(checked.problemAt(['defaults', 'approval', ...path], message)),
-  );
-  const firstIndexByName = new Map<string, number>();
-  const rules = checked.value.rules.map((definition, index) => {
-    const report: Report = (path, message) => problems.push(checked.problemAt(['rules', index, ...path], message));
-    const first = firstIndexByName.get(definition.name);
-    if (first === undefined) firstIndexByName.set(definition.name, index);
-    else report(['name'], `duplicate rule name "${definition.name}" (also rules.${first})`);
-    return compileRule(definition, defaults, report);
+/**
+ * Parse, validate and compile an action policy; throws OperatorFileError (file "action policy") listing every
+ * problem with its path and line.
+ */
+export function parsePolicy(text: string): CompiledPolicy {
+  const file = compileOperatorFile<PolicyFile, RuleDefinition, CompiledRule, ApprovalRequirement>(text, {
+    file: 'action policy',
+    schema: PolicySchema,
+    valueOrList: VALUE_OR_LIST,
+    entries: 'rules',
+    entry: 'rule',
+    shared: (policy, report) =>
+      compileApproval(policy.defaults?.approval ?? {}, DEFAULT_APPROVAL, (path, message) =>
+        report(['defaults', 'approval', ...path], message),
+      ),
+    compile: (definition, report, defaults) => compileRule(definition, defaults ?? DEFAULT_APPROVAL, report),
   });
-  if (problems.length > 0) return { ok: false, problems };
-
-  const policy: CompiledPolicy = { version: checked.value.version, rules: rules.length };
-  compiledRules.set(policy, rules);
-  return { ok: true, value: policy };
+  const policy: CompiledPolicy = { version: file.value.version, rules: file.entries.length };
+  compiledRules.set(policy, file.entries);
+  return policy;
 }
 
 function compileRule(definition: RuleDefinition, defaults: ApprovalRequirement, report: Report): CompiledRule {
@@ -308,15 +303,6 @@ function dayBefore(day: Weekday): Weekday {
 
 function listOf<T>(value: T | readonly T[]): readonly T[] {
   return Array.isArray(value) ? value : [value as T];
-}
-
-// `require_approval: { quorum: 0 }` fails both members of its union; "must be boolean" says nothing that the
-// object's own errors do not.
-function withoutUnionNoise(problems: FileProblem[]): FileProblem[] {
-  return problems.filter(
-    ({ path, message }) =>
-      !(message.startsWith('must be boolean') && problems.some((other) => other.path.startsWith(`${path}.`))),
-  );
 }
 
 /** The decision of the policy for one action: rules in file order, the effective tier, what holds the action. */

@@ -1,8 +1,9 @@
 // Tests of the playbook catalog: matching, candidate order, templates, plans, refused files and the shipped catalog.
 import { readFileSync } from 'node:fs';
 import { schemas, validateSchema } from '@grace/contracts';
+import { OperatorFileError } from '@grace/service-kit';
 import { describe, expect, it } from '@jest/globals';
-import { CatalogError, parseCatalog, planFor, type TriageInput } from './catalog.js';
+import { parseCatalog, planFor, type TriageInput } from './catalog.js';
 
 function error(overrides: Partial<TriageInput> = {}): TriageInput {
   return {
@@ -48,8 +49,9 @@ function problems(source: string): string[] {
   try {
     parseCatalog(source);
   } catch (caught) {
-    expect(caught).toBeInstanceOf(CatalogError);
-    return (caught as CatalogError).errors.map((e) => `${e.path}: ${e.message}`);
+    expect(caught).toBeInstanceOf(OperatorFileError);
+    expect((caught as OperatorFileError).file).toBe('playbook catalog');
+    return (caught as OperatorFileError).problems.map((e) => `${e.path}: ${e.message}`);
   }
   throw new Error('the file was accepted');
 }

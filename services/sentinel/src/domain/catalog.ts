@@ -12,7 +12,6 @@ import {
   Adapter,
   describeErrors,
   JsonObject,
-  PlaybookName,
   REMEDIATION_OPERATIONS,
   schemas,
   Severity as SeveritySchema,
@@ -21,12 +20,11 @@ import {
 } from '@grace/contracts';
 import {
   compileErrorMatch,
+  compileOperatorFile,
+  EntryName,
   NamePatterns,
   parseDuration,
   SeverityPatterns,
-  parseYamlDocument,
-  type FilePath,
-  type FileProblem,
 } from '@grace/service-kit';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 
@@ -102,7 +100,7 @@ const TargetTemplate = Type.Object(
 
 const PlaybookDefinition = Type.Object(
   {
-    name: PlaybookName,
+    name: EntryName,
     description: Type.Optional(Type.String({ maxLength: 1024 })),
     applies_to: AppliesTo,
     adapter: Adapter,
@@ -155,18 +153,6 @@ export interface CompiledCatalog {
   byName: Map<string, Playbook>;
   /** The playbooks that apply to the error, in file order. */
   candidatesFor(input: TriageInput): Playbook[];
-}
-
-/** Dotted path in the file, e.g. playbooks.2.applies_to.message (indices from 0); empty for the whole file. */
-export type CatalogProblem = FileProblem;
-
-export class CatalogError extends Error {
-  readonly errors: CatalogProblem[];
-  constructor(errors: CatalogProblem[]) {
-    super(`invalid playbook catalog: ${describeErrors(errors)}`);
-    this.name = 'CatalogError';
-    this.errors = errors;
-  }
 }
 
 // A longer cooldown is a decision not to run the playbook: remove it from the catalog instead.
@@ -361,28 +347,24 @@ interface CompiledPlaybook {
 
 const compiledPlans = new WeakMap<Playbook, CompiledPlaybook>();
 
-/** Parse, validate and compile a playbook catalog; throws CatalogError listing every problem with its path. */
+/**
+ * Parse, validate and compile a playbook catalog; throws OperatorFileError (file "playbook catalog") listing every
+ * problem with its path and line.
+ */
 export function parseCatalog(text: string): CompiledCatalog {
-  const checked = parseYamlDocument<PlaybookCatalogFile>(text, PlaybookCatalogSchema, { valueOrList: VALUE_OR_LIST });
-  if (!checked.ok) throw new CatalogError(checked.problems);
-
-  const problems: CatalogProblem[] = [];
-  const problem = (path: FilePath, message: string) => problems.push(checked.problemAt(path, message));
-  const firstIndexByName = new Map<string, number>();
-  const playbooks: Playbook[] = [];
-  checked.value.playbooks.forEach((definition, index) => {
-    const at = (...path: (string | number)[]) => ['playbooks', index, ...path];
-    const first = firstIndexByName.get(definition.name);
-    if (first === undefined) firstIndexByName.set(definition.name, index);
-    else problem(at('name'), `duplicate playbook name "${definition.name}" (also playbooks.${first})`);
-    const playbook = compilePlaybook(definition, (path, message) => problem(at(...path), message));
-    if (playbook) playbooks.push(playbook);
+  const file = compileOperatorFile<PlaybookCatalogFile, PlaybookDefinition, Playbook | undefined>(text, {
+    file: 'playbook catalog',
+    schema: PlaybookCatalogSchema,
+    valueOrList: VALUE_OR_LIST,
+    entries: 'playbooks',
+    entry: 'playbook',
+    compile: (definition, report) => compilePlaybook(definition, report),
   });
-  if (problems.length > 0) throw new CatalogError(problems);
-
+  // Every entry compiled: a playbook that did not was reported, and the file refused.
+  const playbooks = file.entries.filter((playbook) => playbook !== undefined);
   const byName = new Map(playbooks.map((playbook) => [playbook.name, playbook]));
   return {
-    version: checked.value.version,
+    version: file.value.version,
     checksum: createHash('sha256').update(text).digest('hex'),
     playbooks,
     byName,

@@ -1,8 +1,9 @@
 // Tests of the routing rules: matching, action order, drops, mutes, and every way a file can be refused.
 import { readFileSync } from 'node:fs';
 import type { EventData } from '@grace/contracts';
+import { OperatorFileError } from '@grace/service-kit';
 import { describe, expect, it } from '@jest/globals';
-import { EMPTY_RULES, parseRules, RulesError } from './rules.js';
+import { EMPTY_RULES, parseRules } from './rules.js';
 
 const now = new Date('2024-05-14T10:00:00.000Z');
 
@@ -33,8 +34,9 @@ function problems(source: string): string[] {
   try {
     parseRules(source);
   } catch (error) {
-    expect(error).toBeInstanceOf(RulesError);
-    return (error as RulesError).errors.map((e) => `${e.path}: ${e.message}`);
+    expect(error).toBeInstanceOf(OperatorFileError);
+    expect((error as OperatorFileError).file).toBe('routing rules');
+    return (error as OperatorFileError).problems.map((e) => `${e.path}: ${e.message}`);
   }
   throw new Error('the file was accepted');
 }
@@ -277,7 +279,7 @@ rules:
     actions: { route: x }
 `),
     ).toEqual([
-      'rules.0.name: must match pattern "^[a-z0-9_-]+$" (line 3)',
+      'rules.0.name: rule name "Bad Name" must be lower-case letters, digits, _ and -, starting with a letter or digit, at most 64 characters (line 3)',
       'rules.0.match.service: must be string, or a list of them (line 5)',
       'rules.0.match.kind: must NOT have fewer than 1 items (line 6)',
       'rules.0.match.severity.1: must be one of: "debug", "info", "warning", "error", "critical" (line 7)',
@@ -351,6 +353,24 @@ rules:
       problems('version: 1\nrules:\n  - name: d\n    match: {}\n    actions: { drop: true, route: x, mute_for: 5m }\n'),
     ).toEqual([
       'rules.0.actions: drop: true cannot be combined with route, mute_for: a dropped event is never captured (line 5)',
+    ]);
+  });
+
+  it('reports the schema problems of one rule and what compiling another finds, at once', () => {
+    expect(
+      problems(`version: 1
+rules:
+  - name: 5xx-noise
+    match: { message: "(" }
+    actions: { route: x }
+  - name: Typo
+    match: {}
+    actions: { rout: x }
+`),
+    ).toEqual([
+      'rules.0.match.message: invalid regular expression: /(/: Unterminated group (line 4)',
+      'rules.1.name: rule name "Typo" must be lower-case letters, digits, _ and -, starting with a letter or digit, at most 64 characters (line 6)',
+      'rules.1.actions.rout: is not an allowed property (line 8)',
     ]);
   });
 

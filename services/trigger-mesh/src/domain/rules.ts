@@ -10,15 +10,15 @@
 // - A matching rule with `drop: true` ends evaluation: the event is dropped (not captured, only counted per rule).
 //   `drop: true` stands alone in its rule, because nothing else would happen to a dropped event.
 import { createHash } from 'node:crypto';
-import { describeErrors, Severity as SeveritySchema, type EventData } from '@grace/contracts';
+import { Severity as SeveritySchema, type EventData } from '@grace/contracts';
 import {
   compileErrorMatch,
+  compileOperatorFile,
+  EntryName,
   NamePatterns,
   parseDuration,
   SeverityPatterns,
-  parseYamlDocument,
-  type FilePath,
-  type FileProblem,
+  type Report,
 } from '@grace/service-kit';
 import { Type, type Static } from '@sinclair/typebox';
 
@@ -63,7 +63,7 @@ const RuleActions = Type.Object(
 
 const RoutingRule = Type.Object(
   {
-    name: Type.String({ minLength: 1, maxLength: 64, pattern: '^[a-z0-9_-]+$' }),
+    name: EntryName,
     description: Type.Optional(Type.String({ maxLength: 1024 })),
     match: RuleMatch,
     actions: RuleActions,
@@ -99,18 +99,6 @@ export interface CompiledRules {
   evaluate(data: ErrorReported, now: Date): RoutingDecision;
 }
 
-/** Dotted path in the file, e.g. rules.2.match.message (indices from 0); empty for the whole file. */
-export type RulesProblem = FileProblem;
-
-export class RulesError extends Error {
-  readonly errors: RulesProblem[];
-  constructor(errors: RulesProblem[]) {
-    super(`invalid routing rules: ${describeErrors(errors)}`);
-    this.name = 'RulesError';
-    this.errors = errors;
-  }
-}
-
 // Longer silences are a decision to ignore an error for good: that is what `drop` is for.
 const MUTE_FOR = { max: '30d', overMax: 'use drop for errors to ignore for good' };
 // A field that takes a value or a list of values (a union in the schema).
@@ -125,44 +113,44 @@ interface CompiledRule {
   readonly tests: readonly Test[];
 }
 
-/** Parse, validate and compile a routing rules file; throws RulesError listing every problem with its path. */
+/**
+ * Parse, validate and compile a routing rules file; throws OperatorFileError (file "routing rules") listing every
+ * problem with its path and line.
+ */
 export function parseRules(source: string): CompiledRules {
-  const checked = parseYamlDocument<RoutingRules>(source, RoutingRulesSchema, { valueOrList: VALUE_OR_LIST });
-  if (!checked.ok) throw new RulesError(checked.problems);
-
-  const problems: RulesProblem[] = [];
-  const problem = (path: FilePath, message: string) => problems.push(checked.problemAt(path, message));
-  const firstIndexByName = new Map<string, number>();
-  const compiled: CompiledRule[] = [];
-  checked.value.rules.forEach((rule, index) => {
-    const first = firstIndexByName.get(rule.name);
-    if (first === undefined) firstIndexByName.set(rule.name, index);
-    else problem(['rules', index, 'name'], `duplicate rule name "${rule.name}" (also rules.${first})`);
-    const rulePath = ['rules', index];
-    const tests = compileErrorMatch(rule.match, (path, message) => problem([...rulePath, 'match', ...path], message));
-    const { drop, ...changes } = rule.actions;
-    if (drop && Object.keys(changes).length > 0) {
-      problem(
-        [...rulePath, 'actions'],
-        `drop: true cannot be combined with ${Object.keys(changes).join(', ')}: a dropped event is never captured`,
-      );
-    }
-    let muteMs: number | undefined;
-    if (rule.actions.mute_for !== undefined) {
-      const parsed = parseDuration(rule.actions.mute_for, MUTE_FOR);
-      if (typeof parsed === 'string') problem([...rulePath, 'actions', 'mute_for'], parsed);
-      else muteMs = parsed;
-    }
-    compiled.push({ name: rule.name, actions: rule.actions, muteMs, tests });
+  const file = compileOperatorFile<RoutingRules, RoutingRule, CompiledRule>(source, {
+    file: 'routing rules',
+    schema: RoutingRulesSchema,
+    valueOrList: VALUE_OR_LIST,
+    entries: 'rules',
+    entry: 'rule',
+    compile: compileRule,
   });
-  if (problems.length > 0) throw new RulesError(problems);
-
+  const compiled = file.entries;
   return {
-    version: checked.value.version,
+    version: file.value.version,
     checksum: createHash('sha256').update(source).digest('hex'),
-    rules: checked.value.rules,
+    rules: file.value.rules,
     evaluate: (data, now) => evaluateRules(compiled, data, now),
   };
+}
+
+function compileRule(rule: RoutingRule, report: Report): CompiledRule {
+  const tests = compileErrorMatch(rule.match, (path, message) => report(['match', ...path], message));
+  const { drop, ...changes } = rule.actions;
+  if (drop && Object.keys(changes).length > 0) {
+    report(
+      ['actions'],
+      `drop: true cannot be combined with ${Object.keys(changes).join(', ')}: a dropped event is never captured`,
+    );
+  }
+  let muteMs: number | undefined;
+  if (rule.actions.mute_for !== undefined) {
+    const parsed = parseDuration(rule.actions.mute_for, MUTE_FOR);
+    if (typeof parsed === 'string') report(['actions', 'mute_for'], parsed);
+    else muteMs = parsed;
+  }
+  return { name: rule.name, actions: rule.actions, muteMs, tests };
 }
 
 /** No rules: nothing dropped, nothing changed. */
