@@ -18,6 +18,14 @@ import { Bar, Circle, LinePath } from '@visx/shape';
 import { TooltipWithBounds, useTooltip } from '@visx/tooltip';
 import { useRef, type KeyboardEvent, type PointerEvent } from 'react';
 import { DAY_MS, dayLabel, dayMiddle, dayStart, dayTitle, valueAxis, type ValueKind } from '../axes';
+
+/** What both axes of every chart share: tick length and the class names styles.css targets. */
+const AXIS_STYLE = {
+  tickLength: 4,
+  tickClassName: 'tick',
+  axisLineClassName: 'axis-line',
+  labelClassName: 'axis-title',
+};
 import { formatDuration, formatPercent } from '../format';
 
 const WIDTH = 560;
@@ -174,11 +182,8 @@ function DayChart({
                   scale={y}
                   tickValues={axis.ticks}
                   tickFormat={(value) => axis.label(Number(value))}
-                  tickLength={4}
-                  tickClassName="tick"
-                  axisLineClassName="axis-line"
+                  {...AXIS_STYLE}
                   label={yLabel}
-                  labelClassName="axis-title"
                   labelOffset={46}
                 />
               </g>
@@ -189,11 +194,8 @@ function DayChart({
                 top={PLOT_H}
                 tickValues={days.map((_, i) => dayMiddle(first, i))}
                 tickFormat={(value) => dayLabel(value instanceof Date ? value : new Date(Number(value)))}
-                tickLength={4}
-                tickClassName="tick"
-                axisLineClassName="axis-line"
+                {...AXIS_STYLE}
                 label={xLabel}
-                labelClassName="axis-title"
                 labelOffset={10}
               />
             </g>
