@@ -53,6 +53,17 @@ export class WorkPool<T> {
     await Promise.all(this.loops);
   }
 
+  /**
+   * Work this process claimed itself (e.g. inserted already leased in the transaction that created it): workers
+   * take it from memory, no claim statement. Its lease must let another replica take it if this process dies.
+   */
+  hand(items: readonly T[]): void {
+    for (const item of items) {
+      this.ready.push(item);
+      this.wake();
+    }
+  }
+
   /** New work was committed: an idle worker looks at once (or the next one to become idle). */
   wake(): void {
     const resume = this.waiting.shift();

@@ -26,6 +26,14 @@ const IMPLICIT_STATE_CHECK: Check = { kind: 'state', name: 'expected-state' };
 const checksOf = (executed: Executed): Check[] =>
   executed.checks.length > 0 ? executed.checks : [IMPLICIT_STATE_CHECK];
 
+/**
+ * Whether judging needs nothing outside this process: an action that did not succeed (its checks are skipped), or
+ * one whose checks are all state checks (the contract's expected state against what the adapter reported).
+ */
+export function judgedLocally(executed: Executed): boolean {
+  return executed.result !== 'succeeded' || checksOf(executed).every((check) => check.kind === 'state');
+}
+
 /** When the verification can run: after the longest error-rate window, plus the time its captures take to arrive. */
 export function dueAt(executed: Executed, settleMs: number): Date {
   const finished = new Date(executed.finished_at).getTime();

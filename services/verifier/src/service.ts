@@ -31,6 +31,9 @@ import {
 // A worker holds a verification this long; its checks are bounded by their timeouts (60 s at most each).
 const LEASE_MS = 120_000;
 const PRUNE_EVERY_MS = 3_600_000;
+// A verification this process queued leased to itself (judged locally, at once): another replica takes it over
+// this long after a crash.
+const HAND_LEASE_MS = 15_000;
 
 export const verifier: ServiceDefinition<Database, typeof config> = {
   name: 'verifier',
@@ -107,8 +110,14 @@ export const verifier: ServiceDefinition<Database, typeof config> = {
       consumers: [
         consumer<Database, 'action.executed'>({
           subject: 'action.executed',
-          handler: queueJudgement(c.CAPTURE_SETTLE_MS, () => pool.wake()),
-          // Its handler only queues a row (the wake runs after the commit): safe to batch.
+          handler: queueJudgement({
+            settleMs: c.CAPTURE_SETTLE_MS,
+            owner,
+            handLeaseMs: HAND_LEASE_MS,
+            wake: () => pool.wake(),
+            hand: (rows) => pool.hand(rows),
+          }),
+          // Its handler only queues a row (the wake and the hand-over run after the commit): safe to batch.
           batch: TRANSACTIONAL_BATCH,
           concurrency: TRANSACTIONAL_BATCH,
         }),

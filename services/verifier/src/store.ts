@@ -2,7 +2,7 @@
 // count of captured errors per second with each fingerprint's dedupe-window position.
 import { type Timestamp, type DbHandle } from '@grace/service-kit';
 import type { EventData } from '@grace/contracts';
-import { sql, type ColumnType, type Insertable, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { sql, type ColumnType, type InsertObject, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { BaselineState } from './domain/baselines.js';
 
 type NullableTimestamp = ColumnType<Date | null, Date | string | null, Date | string | null>;
@@ -57,15 +57,17 @@ export type VerificationRow = Selectable<VerificationsTable>;
 export type BaselineRow = Selectable<BaselinesTable>;
 type Db = DbHandle<Database>;
 
-/** Queue a verification; false when the contract already has one (a re-sent action.executed). */
-export async function queueVerification(trx: Db, row: Insertable<VerificationsTable>): Promise<boolean> {
-  const inserted = await trx
+/** Queue a verification; undefined when the contract's is queued already (a redelivered action.executed). */
+export async function queueVerification(
+  trx: Db,
+  row: InsertObject<Database, 'verifications'>,
+): Promise<VerificationRow | undefined> {
+  return (await trx
     .insertInto('verifications')
     .values(row)
     .onConflict((oc) => oc.column('contract_id').doNothing())
-    .returning('id')
-    .executeTakeFirst();
-  return inserted !== undefined;
+    .returningAll()
+    .executeTakeFirst()) as VerificationRow | undefined;
 }
 
 /** Claim up to `max` due verifications (or ones whose worker's lease ran out) in one statement; SKIP LOCKED. */

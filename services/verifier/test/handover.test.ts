@@ -1,0 +1,91 @@
+// A verification that needs nothing outside the process (state checks only, or an action that did not succeed)
+// is queued leased to the verifier that took its action.executed and judged by it at once: no claim, so two
+// writes of its row (queued, judged) instead of three; one with a network check still goes through the claim.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createEvent, type EventData, type GraceEvent } from '@grace/contracts';
+import { startService, type RunningService } from '@grace/service-kit';
+import { count, createSandbox, publishRaw, tableWrites, waitFor, type Sandbox } from '@grace/service-kit/testing';
+import { randomUUID } from 'node:crypto';
+import { verifier } from '../src/service.js';
+import type { Database } from '../src/store.js';
+
+function executed(overrides: Partial<EventData<'action.executed'>> = {}): GraceEvent<'action.executed'> {
+  const finished = new Date();
+  return createEvent(
+    'action.executed',
+    {
+      contract_id: randomUUID(),
+      action_id: randomUUID(),
+      playbook: 'clear_cache',
+      adapter: 'nats',
+      action: 'clear_cache',
+      target: { service: 'orders', environment: 'production' },
+      params: {},
+      tier: 1,
+      expected_effect: { target_state: { 'cache.entries': 0 }, error_rate_ceiling: 1 },
+      checks: [{ kind: 'state', name: 'cache-empty' }],
+      timeout_ms: 30_000,
+      attempt: 1,
+      result: 'succeeded',
+      actual_state: { cache: { entries: 0 } },
+      started_at: new Date(finished.getTime() - 5).toISOString(),
+      finished_at: finished.toISOString(),
+      duration_ms: 5,
+      ...overrides,
+    },
+    { source: 'test/action-executor' },
+  );
+}
+
+describe('verifier hand-over', () => {
+  let sandbox: Sandbox;
+  let service: RunningService<Database, unknown> | undefined;
+
+  beforeAll(async () => {
+    // An idle poll this slow cannot be what finds the work.
+    sandbox = await createSandbox('vhandover', { WORK_POLL_MS: '600000' });
+    service = (await startService(verifier, sandbox.env)) as RunningService<Database, unknown>;
+  });
+
+  afterAll(async () => {
+    await service?.stop();
+    await sandbox?.cleanup();
+  });
+
+  it('judges a local verification without claiming it, and claims one that needs the network', async () => {
+    const local = [
+      ...Array.from({ length: 8 }, () => executed()),
+      executed({ result: 'failed', error: 'the target refused' }),
+      executed({ checks: [] }),
+    ];
+    // An http check on a port nothing listens on: judged (an error), but not locally.
+    const remote = executed({
+      checks: [{ kind: 'http', name: 'health', url: 'http://127.0.0.1:9/health', expect_status: 200 }],
+    });
+    for (const e of [...local, remote]) await publishRaw(sandbox, e.type, JSON.stringify(e), e.id);
+    await waitFor(
+      'every verdict',
+      async () => (await count(sandbox, 'verifications', `status = 'done'`)) === 11,
+      20_000,
+    );
+    await service!.stop();
+    service = undefined;
+    const writes = await waitFor(
+      'the table counters',
+      async () => {
+        const all = await tableWrites(sandbox);
+        // 10 local: inserted and completed; 1 remote: inserted, claimed and completed.
+        return all.verifications === 2 * local.length + 3 ? all : undefined;
+      },
+      20_000,
+    );
+    expect(writes.verifications).toBe(23);
+    const verdicts = await sandbox.pool.query<{ verdict: string; n: number }>(
+      `select verdict, count(*)::int as n from "${sandbox.schema}".verifications group by verdict order by verdict`,
+    );
+    expect(verdicts.rows).toEqual([
+      { verdict: 'failed', n: 2 },
+      { verdict: 'verified', n: 9 },
+    ]);
+  });
+});
