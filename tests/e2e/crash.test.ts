@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { exited } from '@grace/service-kit/testing';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { CrashReport } from '../../packages/cli/src/system/crash/index.js';
+import type { CrashReport } from '../../packages/harness/src/index.js';
 import { SERVICES } from './system.js';
 
 const GRACE = fileURLToPath(new URL('../../packages/cli/src/main.ts', import.meta.url));

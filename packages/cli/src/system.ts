@@ -1,3 +1,3 @@
-// What the whole-system tools share (grace up, grace bench, the crash script, the end-to-end tests).
-export * from './system/launch.js';
-export * from './system/infra.js';
+// What the whole-system tools share, from @grace/harness (which holds the launcher): kept here for the
+// end-to-end tests, which import it as @grace/cli/system.
+export * from '@grace/harness/system';

@@ -2,12 +2,12 @@
 // Postgres): the report is complete and every offered error is accounted for. No timing assertions; one budget:
 // what a remediation costs in Postgres, which must not creep up.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { BenchReport, CostPerItem } from '@grace/harness';
 import { createPool } from '@grace/service-kit';
 import { exited, spawnTs, DATABASE_URL, NATS_URL } from '@grace/service-kit/testing';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { fileURLToPath } from 'node:url';
-import type { BenchReport, CostPerItem } from '../src/system/bench/report.js';
 
 /**
  * Postgres per verified remediation (the bench database's rows written = inserted + updated + deleted, and

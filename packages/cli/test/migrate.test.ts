@@ -1,11 +1,11 @@
 // `grace migrate` as a real process against a database of its own: every service's schema created and
 // migrated, a second run changes nothing, an unreachable database is exit 3 with what to do.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { SERVICES } from '@grace/harness/system';
 import { DATABASE_URL, exited, spawnTs } from '@grace/service-kit/testing';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { SERVICES } from '../src/system/launch.js';
 
 const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 

@@ -1,11 +1,11 @@
 // `grace bench`: the whole-system benchmark (seven services as processes, open-loop load, a bare relay
 // baseline); prints one JSON document on stdout, progress on stderr. A benchmark, not a test: it asserts nothing.
+import { runBench, type BenchOptions } from '@grace/harness';
+import { SERVICES, type ProcessName } from '@grace/harness/system';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { CliError, ExitCode, globalOptions } from '../context.js';
 import { printJson } from '../output.js';
 import { positiveInteger } from '../parse.js';
-import { SERVICES, type ProcessName } from '../system/launch.js';
-import { runBench, type BenchOptions } from '../system/bench/run.js';
 
 interface BenchCommandOptions {
   ingestRate: number;

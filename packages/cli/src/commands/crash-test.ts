@@ -1,10 +1,10 @@
 // `grace crash-test`: kill -9 each service in turn under load, restart NATS and Postgres, then check that nothing
 // was lost, stuck, done twice or left unsent. Prints one JSON report; exits 1 naming each invariant that broke.
+import { runCrashTest } from '@grace/harness';
 import type { Command } from 'commander';
 import { ExitCode } from '../context.js';
 import { printJson } from '../output.js';
 import { positiveInteger } from '../parse.js';
-import { runCrashTest } from '../system/crash/index.js';
 
 interface CrashTestCommandOptions {
   rate: number;

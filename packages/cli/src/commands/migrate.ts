@@ -1,10 +1,10 @@
 // `grace migrate`: bring the services' Postgres schemas to their latest migrations, one service after the other,
 // through each service's own `migrate` entry point (the one the Kubernetes migrate Jobs run).
+import { mainOf, REPO_ROOT, SERVICES, type ServiceName } from '@grace/harness/system';
 import { spawn } from 'node:child_process';
 import { Option, type Command } from 'commander';
 import { CliError, ExitCode, globalOptions } from '../context.js';
 import { printJson, printTable } from '../output.js';
-import { mainOf, REPO_ROOT, SERVICES, type ServiceName } from '../system/launch.js';
 
 interface Migrated {
   service: ServiceName;

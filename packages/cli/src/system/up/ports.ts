@@ -1,7 +1,7 @@
 // Before anything starts: is each service's port free? A taken one stops `grace up` with a message that says
 // which service wanted it and how to choose others, instead of a service dying on EADDRINUSE halfway up.
+import type { ServiceName } from '@grace/harness/system';
 import { createServer } from 'node:net';
-import type { ServiceName } from '../launch.js';
 
 /** Whether a server could listen on `port` (on every interface, as the services do) right now. */
 export function portFree(port: number, host = '0.0.0.0'): Promise<boolean> {

@@ -1,6 +1,15 @@
 // `grace up` as a supervisor: find or start NATS and Postgres, start the seven services and the demo target as
 // processes, show their logs and the story on the bus, and stop everything in order on Ctrl-C or SIGTERM
 // (a second signal kills at once). A process that dies on its own stops the whole run with exit code 1.
+import {
+  launch,
+  REPO_ROOT,
+  resolveInfrastructure,
+  SERVICES,
+  type Infrastructure,
+  type ProcessName,
+  type RunningProcesses,
+} from '@grace/harness/system';
 import { Naming } from '@grace/service-kit';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
@@ -9,8 +18,6 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { isatty } from 'node:tty';
-import { resolveInfrastructure, type Infrastructure } from '../infra.js';
-import { launch, REPO_ROOT, SERVICES, type ProcessName, type RunningProcesses } from '../launch.js';
 import { watchParent } from './detach.js';
 import { colour, formatLine, formatRecord, parseRecord, type LogFormat } from './logs.js';
 import { narrate, type Narrator, type Say } from './narrate.js';

@@ -1,10 +1,10 @@
 // What `grace up` gives each process: ports, the gateway's secret, and the demo's settings (short windows, a
 // bigger action budget, the demo catalog), each of which a variable set in the environment overrides.
+import { REPO_ROOT, SERVICES, type ProcessName, type ServiceName } from '@grace/harness/system';
 import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { REPO_ROOT, SERVICES, type ProcessName, type ServiceName } from '../launch.js';
 
 /** The console's port; the services follow in the order of their own defaults (8080-8086). */
 export const DEFAULT_PORT_BASE = 8080;

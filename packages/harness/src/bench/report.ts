@@ -1,4 +1,4 @@
-// The shape of `grace bench`'s JSON report, declared once: what run.ts builds and what the bench test reads.
+// The shape of `grace bench`'s JSON report, declared once: what assemble.ts builds and what the bench test reads.
 import type { DatabaseActivity } from './database.js';
 import type { BenchTarget } from './load.js';
 import type { Timings } from './metrics.js';

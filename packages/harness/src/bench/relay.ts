@@ -14,8 +14,8 @@ export const RELAY_HOPS = 7;
 /** The hop runs like the services: from its source with tsx, or compiled with plain node. */
 const hopCommand = (from: 'source' | 'dist') =>
   from === 'dist'
-    ? [`${REPO_ROOT}packages/cli/dist/system/bench/relay-hop.js`]
-    : ['--conditions=source', '--import', 'tsx', `${REPO_ROOT}packages/cli/src/system/bench/relay-hop.ts`];
+    ? [`${REPO_ROOT}packages/harness/dist/bench/relay-hop.js`]
+    : ['--conditions=source', '--import', 'tsx', `${REPO_ROOT}packages/harness/src/bench/relay-hop.ts`];
 
 export interface RelayResult {
   hops: number;
@@ -61,7 +61,7 @@ export async function startRelay(
   const ready = [];
   for (let hop = 1; hop <= RELAY_HOPS; hop++) {
     const child = spawn(process.execPath, hopCommand(from), {
-      cwd: `${REPO_ROOT}packages/cli`,
+      cwd: `${REPO_ROOT}packages/harness`,
       env: {
         ...process.env,
         NATS_URL: natsUrl,

@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import { listening, startEmbeddedPostgres, type EmbeddedPostgresServer } from '../src/system/infra.js';
+import { listening, startEmbeddedPostgres, type EmbeddedPostgresServer } from '../src/infra.js';
 
 describe('the embedded PostgreSQL', () => {
   // As root the server runs as `postgres`, which must reach the directory (mkdtemp makes it 0700).

@@ -18,7 +18,7 @@ export type ServiceName = (typeof SERVICES)[number];
 export type ProcessName = ServiceName | 'demo-target';
 
 /** The repository's root (the launcher runs the services from their sources with tsx). */
-export const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 export const mainOf = (name: ProcessName): string => `${REPO_ROOT}services/${name}/src/main.ts`;
 /** The compiled entry point (`pnpm run build`), as a deployment runs it. */
