@@ -11,9 +11,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { pino } from 'pino';
+import type { TProperties } from '@sinclair/typebox';
+import type { Logger } from './logger.js';
 import { ensureStreams } from './nats.js';
 import { startNatsServerProcess } from './nats-server.js';
 import { Naming } from './naming.js';
+import type { KitMetrics } from './metrics.js';
+import type { ServiceDefinition } from './service.js';
 
 export const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
@@ -128,6 +133,141 @@ export async function waitFor<T>(
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
 }
 
+/** A durable consumer of a sandbox stream: a service's `ConsumerRunner` is one. */
+export interface DurableConsumer {
+  /** The stream's name on the server (namespaced). */
+  readonly stream: string;
+  readonly durable: string;
+}
+
+/**
+ * Wait until `consumer` has acknowledged (handled, or dead-lettered) every message of its stream up to stream
+ * sequence `seq`, e.g. `(await publishRaw(...)).seq`: its ack floor has reached it. The consumer runner acks only
+ * after the handler's transaction committed and what it emitted was stored in JetStream, so from then on a test can
+ * assert what handling that message did not do, with no fixed wait. Handlers run concurrently: the ack floor (not
+ * the handling of one later "marker" message) is what says everything before `seq` was handled. A message that is
+ * being retried holds the floor back, and this times out.
+ */
+export async function handledThrough(
+  sandbox: Sandbox,
+  consumer: DurableConsumer,
+  seq: number,
+  timeoutMs = 20_000,
+): Promise<void> {
+  await waitFor(
+    `${consumer.durable} to acknowledge everything up to stream sequence ${seq}`,
+    async () => (await sandbox.jsm.consumers.info(consumer.stream, consumer.durable)).ack_floor.stream_seq >= seq,
+    timeoutMs,
+  );
+}
+
+/** The consumer of `service` (a `RunningService`) that takes `subject`, for `handledThrough`. */
+export function consumerOf(
+  service: {
+    runtime: { name: string; naming: Naming };
+    consumers: readonly (DurableConsumer & { filterSubject: string })[];
+  },
+  subject: string,
+): DurableConsumer {
+  const wire = service.runtime.naming.subject(subject);
+  const found = service.consumers.find((c) => c.filterSubject === wire);
+  if (!found) throw new Error(`${service.runtime.name} has no consumer of ${subject}`);
+  return found;
+}
+
+/**
+ * Wait until `services` have nothing left to do with events: every consumer of each has no message undelivered
+ * or unacknowledged, and each outbox relay has published every committed row. For a measurement (rows,
+ * commits) or an assertion of absence after the last positive signal, instead of a fixed wait.
+ */
+export async function waitUntilSettled(
+  services: readonly {
+    consumers: readonly { info(): Promise<{ pending: number; ackPending: number }> }[];
+    relay: { backlog(): Promise<number> };
+  }[],
+  timeoutMs = 20_000,
+): Promise<void> {
+  await waitFor(
+    'every consumer drained and every outbox published',
+    async () => {
+      for (const s of services) {
+        for (const c of s.consumers) {
+          const info = await c.info();
+          if (info.pending > 0 || info.ackPending > 0) return false;
+        }
+        if ((await s.relay.backlog()) > 0) return false;
+      }
+      return true;
+    },
+    timeoutMs,
+  );
+}
+
+/**
+ * The sum over `services` of a metric of their registries (a counter or gauge), over the series whose labels
+ * include `labels`. Read in process, so it also works after a service stopped (its side server is closed).
+ */
+export async function metricSum(
+  services: readonly { runtime: { name: string; metrics: Pick<KitMetrics, 'registry'> } }[],
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
+  let sum = 0;
+  for (const s of services) {
+    const metric = s.runtime.metrics.registry.getSingleMetric(name);
+    if (!metric) throw new Error(`${s.runtime.name} has no metric ${name}`);
+    for (const v of (await metric.get()).values) {
+      if (Object.entries(labels).every(([k, want]) => String(v.labels[k]) === want)) sum += v.value;
+    }
+  }
+  return sum;
+}
+
+/** One line a service logged, as pino writes it (`msg`, `level` as a label, and the line's fields). */
+export type LogLine = { level: string; msg: string } & Record<string, unknown>;
+
+/**
+ * A logger (the kit's line format) that keeps every line at debug level and up in `lines`, so a test can wait for
+ * a line ("rows stay pending", "file rejected") instead of sleeping. `echoLevel`, when not silent, also writes
+ * the lines at that level and up to stdout.
+ */
+export function memoryLogger(name: string, lines: LogLine[], echoLevel = 'silent'): Logger {
+  const memory = {
+    write: (line: string) => {
+      lines.push(JSON.parse(line) as LogLine);
+    },
+  };
+  const streams: pino.StreamEntry[] = [{ level: 'debug', stream: memory }];
+  if (echoLevel !== 'silent') streams.push({ level: echoLevel as pino.Level, stream: pino.destination(1) });
+  return pino(
+    {
+      name,
+      level: 'debug',
+      base: { service: name },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    pino.multistream(streams),
+  );
+}
+
+/**
+ * `def` with what its setup builds (file watchers, sweeps, workers: whatever logs through `runtime.log`) logging
+ * into `lines` (see `memoryLogger`), and to stdout at the runtime's own level. Consumer handlers log through the
+ * kit's logger, not this one.
+ */
+export function withLogTap<DB, P extends TProperties>(
+  def: ServiceDefinition<DB, P>,
+  lines: LogLine[],
+): ServiceDefinition<DB, P> {
+  const setup = def.setup;
+  if (!setup) return def;
+  return {
+    ...def,
+    setup: (runtime) => setup({ ...runtime, log: memoryLogger(def.name, lines, runtime.log.level) }),
+  };
+}
+
 export async function count(sandbox: Sandbox, table: string, where = 'true'): Promise<number> {
   const { rows } = await sandbox.pool.query(
     `select count(*)::int as n from "${sandbox.schema}".${table} where ${where}`,
@@ -135,7 +275,6 @@ export async function count(sandbox: Sandbox, table: string, where = 'true'): Pr
   return (rows[0] as { n: number }).n;
 }
 
-/** Run a TypeScript file as its own Node process (workspace packages from source); output is collected. */
 /**
  * Rows inserted, updated and deleted per table of the sandbox's schema (`pg_stat_user_tables`), read once every
  * backend has flushed its counts (two equal readings a second apart; a stopped service's backends flush at exit).
@@ -157,6 +296,7 @@ export async function tableWrites(sandbox: Sandbox): Promise<Record<string, numb
   throw new Error('the table counters did not settle');
 }
 
+/** Run a TypeScript file as its own Node process (workspace packages from source); output is collected. */
 export function spawnTs(
   path: string,
   args: string[],

@@ -14,7 +14,17 @@ import {
 } from '../src/index.js';
 import type { Kysely } from 'kysely';
 import pg from 'pg';
-import { count, createSandbox, exited, readStream, spawnFixture, waitFor, type Sandbox } from './support.js';
+import {
+  count,
+  createSandbox,
+  exited,
+  memoryLogger,
+  readStream,
+  spawnFixture,
+  waitFor,
+  type LogLine,
+  type Sandbox,
+} from './support.js';
 
 function findings(n: number): GraceEvent[] {
   return Array.from(
@@ -190,13 +200,21 @@ describe('outbox relay', () => {
   it('leaves rows pending when the publish after commit fails, and publishes them again once JetStream takes them, without the sweep', async () => {
     // No stream takes the subject for a while: the direct publish fails, and so does the poll, until it is back.
     await sandbox.jsm.streams.delete(`${sandbox.namespace}_GRACE_ERRORS`);
-    const late = relay(10, { sweepAfterMs: 3_600_000, publishTimeoutMs: 500 });
+    const lines: LogLine[] = [];
+    const late = relay(10, { sweepAfterMs: 3_600_000, publishTimeoutMs: 500, log: memoryLogger('outbox-test', lines) });
     late.start();
     const events = findings(25).map((e) => ({ ...e, id: `late-${e.id}` }));
     try {
       await db.transaction().execute((trx) => writeOutbox(trx, events));
       late.publishCommitted(events);
-      await new Promise((r) => setTimeout(r, 1_000));
+      // The publish after commit failed, and then the relay's own tries of those rows, twice.
+      await waitFor('the publishes to fail', async () => {
+        const direct = lines.findIndex((l) => l.msg.startsWith('publish after commit failed'));
+        const retries = lines
+          .slice(direct + 1)
+          .filter((l) => l.msg === 'outbox relay could not publish; rows stay pending').length;
+        return direct >= 0 && retries >= 2;
+      });
       expect(await behindCursor("event_id like 'late-%'")).toBe(25);
       await ensureStreams(sandbox.jsm, new Naming(sandbox.namespace));
       // Younger than sweepAfterMs (the sweep leaves them alone): the relay retries the failed publish itself.

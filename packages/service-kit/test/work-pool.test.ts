@@ -5,6 +5,14 @@ import { createLogger, WorkPool } from '../src/index.js';
 
 const log = createLogger('work-pool-test', 'silent');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Wait until `probe` holds (a positive signal, polled every 5 ms), failing after 5 s. */
+async function until(what: string, probe: () => boolean): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (!probe()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
 
 function queuePool(options: { workers: number; pollMs: number; runMs: number }) {
   const queue: number[] = [];
@@ -28,7 +36,7 @@ function queuePool(options: { workers: number; pollMs: number; runMs: number }) 
     },
     log,
   });
-  return { pool, queue, done, claims: () => claims, busiest: () => busiest };
+  return { pool, queue, done, claims: () => claims, running: () => busy, busiest: () => busiest };
 }
 
 describe('WorkPool', () => {
@@ -36,6 +44,7 @@ describe('WorkPool', () => {
     const p = queuePool({ workers: 8, pollMs: 100, runMs: 0 });
     const started = Date.now();
     p.pool.start();
+    // The window is the subject: how many claims an idle pool makes in about ten poll intervals.
     await sleep(1_050);
     await p.pool.stop();
     const intervals = Math.ceil((Date.now() - started) / 100);
@@ -47,7 +56,8 @@ describe('WorkPool', () => {
   it('fills every worker from a backlog found by one poll, and runs each item once', async () => {
     const p = queuePool({ workers: 4, pollMs: 200, runMs: 300 });
     p.pool.start();
-    await sleep(50);
+    // Every worker has looked once and found nothing: the backlog comes after.
+    await until('the first claim of each worker', () => p.claims() >= 4);
     p.queue.push(...Array.from({ length: 12 }, (_, i) => i));
     // Nobody wakes the pool: the poller finds the backlog and each claim wakes the next idle worker.
     const started = Date.now();
@@ -60,7 +70,7 @@ describe('WorkPool', () => {
   it('runs woken work at once, not at the next poll', async () => {
     const p = queuePool({ workers: 3, pollMs: 60_000, runMs: 0 });
     p.pool.start();
-    await sleep(50);
+    await until('the first claim of each worker', () => p.claims() >= 3);
     p.queue.push(1, 2);
     p.pool.wake();
     const started = Date.now();
@@ -72,7 +82,7 @@ describe('WorkPool', () => {
     q.pool.start();
     q.queue.push(1);
     q.pool.wake();
-    await sleep(50);
+    await until('the worker running item 1', () => q.running() === 1);
     q.queue.push(2);
     q.pool.wake();
     const t = Date.now();
@@ -85,6 +95,7 @@ describe('WorkPool', () => {
     const queue: number[] = [];
     const done: number[] = [];
     const claimed: number[] = [];
+    let claimCalls = 0;
     let busy = 0;
     let busiest = 0;
     const pool = new WorkPool<number>({
@@ -94,6 +105,7 @@ describe('WorkPool', () => {
         throw new Error('claim is not used when claimMany is given');
       },
       claimMany: async (max) => {
+        claimCalls++;
         const items = queue.splice(0, max);
         if (items.length > 0) claimed.push(items.length);
         return items;
@@ -108,7 +120,8 @@ describe('WorkPool', () => {
       log,
     });
     pool.start();
-    await sleep(20);
+    // The start-up claim has been made and found nothing: each burst comes to idle workers.
+    await until('the start-up claim', () => claimCalls >= 1);
     for (let burst = 0; burst < 3; burst++) {
       queue.push(...[0, 1, 2, 3].map((i) => burst * 4 + i));
       pool.wake();

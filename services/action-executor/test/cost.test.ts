@@ -91,7 +91,10 @@ describe('action-executor cost per tier-1 remediation', () => {
         return rows[0]?.status === 'verified';
       });
     }
-    // Let the last sent marks and acks land before counting.
+    // Let the last sent marks and acks land before counting. A fixed wait on purpose: the commits that trail the last
+    // action (a worker's empty claim after its wake, the relay's marks) change no row and emit nothing to wait for;
+    // waiting for the consumers and the outbox to settle instead counts 0.3 fewer per action (measures less), and
+    // counting after the stop adds the stop's own sweep.
     await new Promise((r) => setTimeout(r, 500));
     const committed = (await commits(instance)) - commitsBefore;
     await instance.stop();

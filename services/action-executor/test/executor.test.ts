@@ -1,7 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { GraceEvent, QueryReply } from '@grace/contracts';
 import { startService, type RunningService } from '@grace/service-kit';
-import { createSandbox, publishRaw, readStream, waitFor, type Sandbox } from '@grace/service-kit/testing';
+import {
+  consumerOf,
+  createSandbox,
+  metricSum,
+  publishRaw,
+  readStream,
+  waitFor,
+  withLogTap,
+  type LogLine,
+  type Sandbox,
+} from '@grace/service-kit/testing';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +27,8 @@ describe('action-executor', () => {
   const dir = mkdtempSync(join(tmpdir(), 'grace-executor-'));
   const policyFile = join(dir, 'policies.yaml');
   let kubernetes: FakeKubernetes;
+  // What each instance's policy watcher logs.
+  const logs: LogLine[][] = [[], []];
 
   beforeAll(async () => {
     writeFileSync(policyFile, TEST_POLICY);
@@ -34,7 +46,9 @@ describe('action-executor', () => {
     });
     // Two replicas sharing the schema and the durable consumers, as in a deployment.
     for (let i = 0; i < 2; i++)
-      instances.push((await startService(actionExecutor, sandbox.env)) as RunningService<Database, unknown>);
+      instances.push(
+        (await startService(withLogTap(actionExecutor, logs[i]!), sandbox.env)) as RunningService<Database, unknown>,
+      );
   });
 
   afterAll(async () => {
@@ -375,6 +389,13 @@ describe('action-executor', () => {
     const executed = await eventFor<GraceEvent<'action.executed'>>('action.executed', first.data.action_id);
     // The sentinel asks again only after the verdict; here the verdict reaches the executor after the request.
     const incidentId = first.data.incident_id!;
+    // Requests the executor turned away to be retried (on either instance).
+    const turnedAway = () =>
+      metricSum(instances, 'grace_events_failed_total', {
+        consumer: consumerOf(instances[0]!, 'action.requested').durable,
+        kind: 'transient',
+      });
+    const turnedAwayBefore = await turnedAway();
     const next = requested('payroll', {
       tier: 1,
       incident_id: incidentId,
@@ -382,7 +403,8 @@ describe('action-executor', () => {
       idempotency_key: `${incidentId}:2`,
     });
     await send(next);
-    await new Promise((r) => setTimeout(r, 1_000));
+    // Delivered and put back five times (the backoff makes that about 550 ms), and never denied.
+    await waitFor('the next attempt retried five times', async () => (await turnedAway()) - turnedAwayBefore >= 5);
     expect(await eventsFor('action.denied', next.data.action_id)).toEqual([]);
     await send(verdictOn(executed, 'failed'));
     await statusIs(first.data.action_id, 'failed');
@@ -409,6 +431,8 @@ describe('action-executor', () => {
       const status = await ask<QueryReply<'executor.control.status'>>('executor.control.status', {});
       return status.held_actions === 2;
     });
+    // Absence over a window, the subject of the test: nothing marks a housekeeping tick or a worker poll (each every
+    // 50 ms on both instances) that found the switch on, so it gives them 300 ms (about six chances each) to run one.
     await new Promise((r) => setTimeout(r, 300));
     expect(shipping.calls).toEqual([]);
 
@@ -444,8 +468,15 @@ describe('action-executor', () => {
     });
     expect(denied.contract.error).toContain('reports-frozen');
 
+    const seen = logs.map((lines) => lines.length);
     writeFileSync(policyFile, 'version: 1\nrules:\n  - name: Broken Name\n    effect: {}\n');
-    await new Promise((r) => setTimeout(r, 300));
+    await waitFor('both instances to reject the broken policy file', async () =>
+      logs.every((lines, i) =>
+        lines
+          .slice(seen[i])
+          .some((l) => l.msg === 'policies rejected; keeping the last good version' && l.level === 'error'),
+      ),
+    );
     const still = requested('reports-after-break', { tier: 1 });
     await send(still);
     const refused = await eventFor<GraceEvent<'action.denied'>>('action.denied', still.data.action_id);

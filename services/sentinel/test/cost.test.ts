@@ -4,7 +4,15 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { GraceEvent } from '@grace/contracts';
 import { startService, type RunningService } from '@grace/service-kit';
-import { createSandbox, publishRaw, readStream, tableWrites, waitFor, type Sandbox } from '@grace/service-kit/testing';
+import {
+  createSandbox,
+  publishRaw,
+  readStream,
+  tableWrites,
+  waitFor,
+  waitUntilSettled,
+  type Sandbox,
+} from '@grace/service-kit/testing';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -64,11 +72,12 @@ describe('sentinel cost per new error and per tier-1 remediation', () => {
     Object.entries(rows)
       .filter(([t]) => !tables || tables.includes(t))
       .reduce((a, [, n]) => a + n, 0);
-  // Stopping closes the connections, which flushes their counts.
+  // Every event acknowledged and every outbox row published, then the stop closes the connections, which flushes
+  // their counts.
   const run = async (what: () => Promise<void>) => {
     instance = (await startService(sentinel, sandbox.env)) as RunningService<Database, unknown>;
     await what();
-    await new Promise((r) => setTimeout(r, 300));
+    await waitUntilSettled([instance]);
     await instance.stop();
     instance = undefined;
     return tableCounts();

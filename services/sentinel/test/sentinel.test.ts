@@ -1,7 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createEvent, type GraceEvent } from '@grace/contracts';
 import { startService, type RunningService } from '@grace/service-kit';
-import { count, createSandbox, publishRaw, readStream, waitFor, type Sandbox } from '@grace/service-kit/testing';
+import {
+  consumerOf,
+  count,
+  createSandbox,
+  handledThrough,
+  publishRaw,
+  readStream,
+  waitFor,
+  withLogTap,
+  type LogLine,
+  type Sandbox,
+} from '@grace/service-kit/testing';
 import { jetstream } from '@nats-io/jetstream';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +26,8 @@ describe('sentinel', () => {
   const instances: RunningService<Database, unknown>[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'grace-sentinel-'));
   const catalogFile = join(dir, 'playbooks.yaml');
+  // What each instance's catalog watcher logs.
+  const logs: LogLine[][] = [[], []];
 
   beforeAll(async () => {
     writeFileSync(catalogFile, TEST_CATALOG);
@@ -27,7 +40,9 @@ describe('sentinel', () => {
     });
     // Two replicas sharing the schema and the durable consumers, as in a deployment.
     for (let i = 0; i < 2; i++)
-      instances.push((await startService(sentinel, sandbox.env)) as RunningService<Database, unknown>);
+      instances.push(
+        (await startService(withLogTap(sentinel, logs[i]!), sandbox.env)) as RunningService<Database, unknown>,
+      );
   });
 
   afterAll(async () => {
@@ -44,6 +59,11 @@ describe('sentinel', () => {
     (await readStream(sandbox, 'GRACE_INCIDENTS'))
       .map((m) => m.data as GraceEvent<'incident.opened'>)
       .filter((e) => e.data.incident_id === incidentId);
+  /** Publish `event` and wait until the sentinel has handled it (and everything before it on its subject). */
+  const handled = async (event: GraceEvent) => {
+    const { seq } = await publishRaw(sandbox, event.type, JSON.stringify(event));
+    await handledThrough(sandbox, consumerOf(instances[0]!, event.type), seq);
+  };
   const incidentOf = async (fingerprint: string) =>
     waitFor(`the incident of ${fingerprint}`, async () => {
       const { rows } = await sandbox.pool.query(`select id from "${sandbox.schema}".incidents where fingerprint = $1`, [
@@ -173,8 +193,7 @@ describe('sentinel', () => {
       action_id: request.data.action_id,
       confidence: 0.97,
     });
-    await publishRaw(sandbox, 'contract.verified', JSON.stringify(verdict(request, 'failed')));
-    await new Promise((r) => setTimeout(r, 300));
+    await handled(verdict(request, 'failed'));
     expect(await requests(incidentId)).toHaveLength(1);
     const reply = await instances[0]!.runtime.request('sentinel.query.incident', { incident_id: incidentId });
     expect(reply.incident.status).toBe('resolved');
@@ -234,8 +253,7 @@ describe('sentinel', () => {
     );
     // The catalog's playbooks are tier 1; the verdict says this one ran as tier 2 (snapshot, rollback).
     const tierTwo = (e: GraceEvent<'contract.verified'>) => ({ ...e, data: { ...e.data, tier: 2 as const } });
-    await publishRaw(sandbox, 'contract.verified', JSON.stringify(tierTwo(verdict(first, 'drift'))));
-    await new Promise((r) => setTimeout(r, 500));
+    await handled(tierTwo(verdict(first, 'drift')));
     expect(await requests(incidentId)).toHaveLength(1);
     const waiting = await instances[0]!.runtime.request('sentinel.query.incident', { incident_id: incidentId });
     expect(waiting.trail[0]).toMatchObject({
@@ -263,11 +281,10 @@ describe('sentinel', () => {
 
   it('keeps a muted error as a muted incident without acting on it', async () => {
     const capture = captured({ muted_until: new Date(Date.now() + 600_000).toISOString() });
-    await publishRaw(sandbox, 'error.captured', JSON.stringify(capture));
+    await handled(capture);
     const incidentId = await incidentOf(capture.data.fingerprint);
     const opened = await waitFor('the opened event', async () => (await incidentEvents(incidentId))[0]);
     expect(opened.data.status).toBe('muted');
-    await new Promise((r) => setTimeout(r, 200));
     expect(await requests(incidentId)).toHaveLength(0);
   });
 
@@ -323,8 +340,15 @@ describe('sentinel', () => {
   it('refuses a broken catalog with the reason and keeps the last good one; a good change applies', async () => {
     const before = await instances[0]!.runtime.request('sentinel.query.playbooks', {});
     expect(before.playbooks.map((p) => p.name)).toEqual(['alpha', 'bravo', 'charlie', 'delta']);
+    const seen = logs.map((lines) => lines.length);
     writeFileSync(catalogFile, TEST_CATALOG.replace('adapter: nats', 'adapter: carrier-pigeon'));
-    await new Promise((r) => setTimeout(r, 400));
+    await waitFor('both instances to reject the broken catalog', async () =>
+      logs.every((lines, i) =>
+        lines
+          .slice(seen[i])
+          .some((l) => l.msg === 'playbook catalog rejected; keeping the last good version' && l.level === 'error'),
+      ),
+    );
     const during = await instances[0]!.runtime.request('sentinel.query.playbooks', {});
     expect(during.catalog_version).toBe(before.catalog_version);
     expect(await count(sandbox, 'file_versions', "file = 'playbook catalog'")).toBe(1);
@@ -348,7 +372,7 @@ describe('sentinel', () => {
     });
     expect(mute).toMatchObject({ signature: 'application:testfailure', by: 'alice' });
     const capture = captured({ service: 'muted-svc' });
-    await publishRaw(sandbox, 'error.captured', JSON.stringify(capture));
+    await handled(capture);
     const incidentId = await incidentOf(capture.data.fingerprint);
     const [opened] = await waitFor('the muted incident', async () => {
       const e = await incidentEvents(incidentId);
@@ -357,7 +381,6 @@ describe('sentinel', () => {
     expect(opened!.data).toMatchObject({ status: 'muted' });
     expect(opened!.data.reason).toContain('muted by alice');
     expect(opened!.data.reason).toContain('database maintenance');
-    await new Promise((r) => setTimeout(r, 300));
     expect(await requests(incidentId)).toEqual([]);
     await expect(
       instances[0]!.runtime.request('sentinel.control.mute', {

@@ -7,6 +7,8 @@ import {
   publishRaw,
   readStream,
   waitFor,
+  withLogTap,
+  type LogLine,
   type Sandbox,
   sampleReported,
 } from '@grace/service-kit/testing';
@@ -42,11 +44,13 @@ describe('trigger-mesh routing rules', () => {
   let service: RunningService<Database, unknown>;
   const dir = mkdtempSync(join(tmpdir(), 'grace-routes-'));
   const rulesFile = join(dir, 'routes.yaml');
+  // What the rules watcher logs.
+  const logs: LogLine[] = [];
 
   beforeAll(async () => {
     writeFileSync(rulesFile, RULES_V1);
     sandbox = await createSandbox('tmroutes', { ROUTES_FILE: rulesFile, FILE_POLL_MS: '50', EMIT_INTERVAL_MS: '200' });
-    service = (await startService(triggerMesh, sandbox.env)) as RunningService<Database, unknown>;
+    service = (await startService(withLogTap(triggerMesh, logs), sandbox.env)) as RunningService<Database, unknown>;
   });
 
   afterAll(async () => {
@@ -86,11 +90,16 @@ describe('trigger-mesh routing rules', () => {
     await publishRaw(sandbox, 'error.reported', JSON.stringify(second));
     expect((await capturedFor(second)).data.route).toBe('platform-team');
 
+    const seen = logs.length;
     writeFileSync(
       rulesFile,
       'version: 1\nrules:\n  - name: broken\n    match: { message: "([unclosed" }\n    actions: { drop: true }\n',
     );
-    await new Promise((r) => setTimeout(r, 500));
+    await waitFor('the broken rules rejected', async () =>
+      logs
+        .slice(seen)
+        .some((l) => l.msg === 'routing rules rejected; keeping the last good version' && l.level === 'error'),
+    );
     expect(await count(sandbox, 'file_versions', "file = 'routing rules'")).toBe(2);
     const third = reported({ kind: 'DbTimeout', message: 'a third distinct timeout text' });
     await publishRaw(sandbox, 'error.reported', JSON.stringify(third));

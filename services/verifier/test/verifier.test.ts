@@ -1,7 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createEvent, remediationSubject, type EventData, type GraceEvent, type QueryReply } from '@grace/contracts';
 import { startService, type RunningService } from '@grace/service-kit';
-import { count, createSandbox, publishRaw, readStream, waitFor, type Sandbox } from '@grace/service-kit/testing';
+import {
+  consumerOf,
+  count,
+  createSandbox,
+  handledThrough,
+  publishRaw,
+  readStream,
+  waitFor,
+  waitUntilSettled,
+  type Sandbox,
+} from '@grace/service-kit/testing';
 import type { Subscription } from '@nats-io/nats-core';
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
@@ -272,9 +282,16 @@ describe('verifier', () => {
   it('verifies a re-sent action.executed once, and answers for it by action id', async () => {
     const action = executed();
     await send(action);
-    await publishRaw(sandbox, action.type, JSON.stringify({ ...action, id: randomUUID() }));
+    const { seq } = await publishRaw(sandbox, action.type, JSON.stringify({ ...action, id: randomUUID() }));
     const verdict = await verdictOf(action.data.action_id);
-    await new Promise((r) => setTimeout(r, 300));
+    // Both copies handled, the verification done (no worker can claim it again), every verdict committed published.
+    await handledThrough(sandbox, consumerOf(instances[0]!, action.type), seq);
+    await waitFor(
+      'the verification done',
+      async () =>
+        (await count(sandbox, 'verifications', `action_id = '${action.data.action_id}' and status = 'done'`)) === 1,
+    );
+    await waitUntilSettled(instances);
     const all = (await readStream(sandbox, 'GRACE_ACTIONS')).filter(
       (m) =>
         (m.data as GraceEvent).type === 'contract.verified' &&
