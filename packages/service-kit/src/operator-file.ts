@@ -365,6 +365,13 @@ export const NamePatterns = Type.Union([NamePattern, Type.Array(NamePattern, { m
 /** A severity, or a list of them. */
 export const SeverityPatterns = Type.Union([SeveritySchema, Type.Array(SeveritySchema, { minItems: 1, maxItems: 5 })]);
 
+/** Attribute name -> exact value, or `re:<regex>`: what an operator file matches an error's attributes with. */
+export const AttributeMatches = Type.Record(
+  Type.String({ maxLength: 128 }),
+  Type.Union([Type.String({ minLength: 1, maxLength: 1024 }), Type.Number(), Type.Boolean()]),
+  { maxProperties: 32, description: 'attribute name -> exact value, or "re:<regex>"' },
+);
+
 /** The fields an operator file matches an error on (every one given must match). */
 export interface ErrorMatch {
   service?: string | string[];

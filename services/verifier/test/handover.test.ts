@@ -2,40 +2,11 @@
 // is queued leased to the verifier that took its action.executed and judged by it at once: no claim, so two
 // writes of its row (queued, judged) instead of three; one with a network check still goes through the claim.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createEvent, type EventData, type GraceEvent } from '@grace/contracts';
 import { startService, type RunningService } from '@grace/service-kit';
 import { count, createSandbox, publishRaw, tableWrites, waitFor, type Sandbox } from '@grace/service-kit/testing';
-import { randomUUID } from 'node:crypto';
 import { verifier } from '../src/service.js';
 import type { Database } from '../src/store.js';
-
-function executed(overrides: Partial<EventData<'action.executed'>> = {}): GraceEvent<'action.executed'> {
-  const finished = new Date();
-  return createEvent(
-    'action.executed',
-    {
-      contract_id: randomUUID(),
-      action_id: randomUUID(),
-      playbook: 'clear_cache',
-      adapter: 'nats',
-      action: 'clear_cache',
-      target: { service: 'orders', environment: 'production' },
-      params: {},
-      tier: 1,
-      expected_effect: { target_state: { 'cache.entries': 0 }, error_rate_ceiling: 1 },
-      checks: [{ kind: 'state', name: 'cache-empty' }],
-      timeout_ms: 30_000,
-      attempt: 1,
-      result: 'succeeded',
-      actual_state: { cache: { entries: 0 } },
-      started_at: new Date(finished.getTime() - 5).toISOString(),
-      finished_at: finished.toISOString(),
-      duration_ms: 5,
-      ...overrides,
-    },
-    { source: 'test/action-executor' },
-  );
-}
+import { executed } from './events.js';
 
 describe('verifier hand-over', () => {
   let sandbox: Sandbox;

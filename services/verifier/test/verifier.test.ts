@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createEvent, remediationSubject, type EventData, type GraceEvent, type QueryReply } from '@grace/contracts';
+import { createEvent, remediationSubject, type GraceEvent, type QueryReply } from '@grace/contracts';
 import { startService, type RunningService } from '@grace/service-kit';
 import {
   consumerOf,
@@ -18,6 +18,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { verifier } from '../src/service.js';
 import type { Database } from '../src/store.js';
+import { executed } from './events.js';
 
 /** A real HTTP target: /health answers with the status and delay the test sets. */
 function startHealthTarget() {
@@ -36,37 +37,6 @@ function startHealthTarget() {
         stop: () => new Promise<void>((done) => server.close(() => done())),
       }),
     ),
-  );
-}
-
-function executed(overrides: Partial<EventData<'action.executed'>> = {}): GraceEvent<'action.executed'> {
-  const finished = new Date();
-  return createEvent(
-    'action.executed',
-    {
-      contract_id: randomUUID(),
-      action_id: randomUUID(),
-      incident_id: randomUUID(),
-      fingerprint: `fp-${randomUUID()}`,
-      signature: 'database:poolexhausted',
-      playbook: 'reconnect_database',
-      adapter: 'nats',
-      action: 'reconnect_database',
-      target: { service: 'orders', environment: 'production' },
-      params: {},
-      tier: 2,
-      expected_effect: { target_state: { 'pool.healthy': true }, error_rate_ceiling: 1 },
-      checks: [{ kind: 'state', name: 'pool-healthy' }],
-      timeout_ms: 30_000,
-      attempt: 1,
-      result: 'succeeded',
-      actual_state: { pool: { healthy: true, size: 10 } },
-      started_at: new Date(finished.getTime() - 40).toISOString(),
-      finished_at: finished.toISOString(),
-      duration_ms: 40,
-      ...overrides,
-    },
-    { source: 'test/action-executor' },
   );
 }
 

@@ -1,7 +1,7 @@
 // The playbook catalog file's schema: the TypeBox schema of playbooks.yaml and the types of what it holds.
 // Template strings are only bounded here; their variables are checked by templates.ts when the file is compiled.
 import { ActionName, Adapter, JsonObject, schemas, Severity as SeveritySchema } from '@grace/contracts';
-import { EntryName, NamePatterns, SeverityPatterns } from '@grace/service-kit';
+import { AttributeMatches, EntryName, NamePatterns, SeverityPatterns } from '@grace/service-kit';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 
 const { ActionTimeoutMs, Check, ExpectedEffect } = schemas;
@@ -21,13 +21,7 @@ const matchFields = {
   severity: Type.Optional(SeverityPatterns),
   min_severity: Type.Optional(SeveritySchema),
   message: Type.Optional(RegexSource),
-  attributes: Type.Optional(
-    Type.Record(
-      Type.String({ maxLength: 128 }),
-      Type.Union([Type.String({ minLength: 1, maxLength: 1024 }), Type.Number(), Type.Boolean()]),
-      { maxProperties: 32, description: 'attribute name -> exact value, or "re:<regex>"' },
-    ),
-  ),
+  attributes: Type.Optional(AttributeMatches),
 };
 
 const Alternative = Type.Object(matchFields, { additionalProperties: false, minProperties: 1 });

@@ -12,6 +12,7 @@
 import { createHash } from 'node:crypto';
 import { Severity as SeveritySchema, type EventData } from '@grace/contracts';
 import {
+  AttributeMatches,
   compileErrorMatch,
   compileOperatorFile,
   EntryName,
@@ -37,13 +38,7 @@ const RuleMatch = Type.Object(
     severity: Type.Optional(SeverityPatterns),
     min_severity: Type.Optional(SeveritySchema),
     message: Type.Optional(RegexSource),
-    attributes: Type.Optional(
-      Type.Record(
-        Type.String({ maxLength: 128 }),
-        Type.Union([Type.String({ minLength: 1, maxLength: 1024 }), Type.Number(), Type.Boolean()]),
-        { maxProperties: 32, description: 'attribute name -> exact value, or "re:<regex>"' },
-      ),
-    ),
+    attributes: Type.Optional(AttributeMatches),
   },
   { additionalProperties: false, description: 'every given field must match; an omitted field matches anything' },
 );
