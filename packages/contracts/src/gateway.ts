@@ -97,6 +97,14 @@ export const DeadLetterEntry = Type.Object(
   { seq: Type.Integer({ minimum: 1 }), subject: Type.String(), letter: JsonObject },
   { additionalProperties: false },
 );
+export const DeadLetterList = Type.Object({ items: Type.Array(DeadLetterEntry) }, { additionalProperties: false });
+export const DeadLetterReplayed = Type.Object(
+  {
+    subject: Type.String({ description: 'the subject the letter was published on again' }),
+    event_id: Type.String({ description: "the event's id (its Nats-Msg-Id, so a second replay is deduplicated)" }),
+  },
+  { additionalProperties: false },
+);
 
 export const ApiError = Type.Object(
   {

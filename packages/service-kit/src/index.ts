@@ -1,23 +1,118 @@
-// Public surface of @grace/service-kit.
-export * from './config.js';
-export * from './consumer.js';
-export * from './consumer-runner.js';
-export * from './db.js';
-export * from './errors.js';
-export * from './fetch-body.js';
-export * from './file-watch.js';
-export * from './group-commit.js';
-export * from './http.js';
-export * from './http-errors.js';
-export * from './logger.js';
-export * from './metrics.js';
-export * from './migrate.js';
-export * from './nats.js';
-export * from './nats-server.js';
-export * from './naming.js';
-export * from './operator-file.js';
-export * from './outbox.js';
-export * from './periodic.js';
-export * from './queries.js';
-export * from './service.js';
-export * from './work-pool.js';
+// Public surface of @grace/service-kit: what services, the CLI and the harness build on, named one by one.
+// The runner's and the relay's insides (inbox claims, side servers, stream and consumer set-up) stay in their
+// modules; test support is `@grace/service-kit/testing`.
+
+// A service: its definition, start-up, configuration and logging.
+export {
+  runService,
+  startService,
+  migrateService,
+  type RunningService,
+  type ServiceConfig,
+  type ServiceDefinition,
+  type ServiceParts,
+  type ServiceRuntime,
+  type TransactionEmit,
+} from './service.js';
+export { ConfigError, KitConfig } from './config.js';
+export { createLogger, eventLogger, type Logger } from './logger.js';
+export { KitMetrics } from './metrics.js';
+export { Naming } from './naming.js';
+
+// Consumers, request-reply queries, periodic work and the bounded pool.
+export {
+  consumer,
+  transactionalConsumers,
+  TRANSACTIONAL_BATCH,
+  type BatchContext,
+  type BatchHandler,
+  type ConsumerDefinition,
+  type Emit,
+  type EmitOptions,
+  type Handler,
+  type HandlerContext,
+} from './consumer.js';
+export {
+  request,
+  decodeCursor,
+  encodeCursor,
+  QueryError,
+  RequestFailedError,
+  type QueryHandler,
+  type QueryHandlers,
+  type RequestOptions,
+} from './queries.js';
+export { every, type Periodic } from './periodic.js';
+export { WorkPool, type WorkPoolOptions } from './work-pool.js';
+export { writeOutbox, OutboxRelay, type KitTables, type RelayOptions } from './outbox.js';
+export { ensureStreams } from './nats.js';
+
+// Postgres: handles, column types, locks, migrations, group commit.
+export {
+  createDb,
+  createPool,
+  advisoryLock,
+  lockInTransaction,
+  PREPARED_PER_CONNECTION,
+  schemaForService,
+  type DatabaseOptions,
+  type DbHandle,
+  type Timestamp,
+} from './db.js';
+export { runMigrations } from './migrate.js';
+export { GroupCommit, type GroupCommitOptions, type TransactionRunner } from './group-commit.js';
+
+// Failures.
+export { PermanentError, TimeoutError, errorMessage, sleep, type FailureKind } from './errors.js';
+
+// HTTP: one error type and handler, capped bodies.
+export {
+  HttpError,
+  httpErrorOf,
+  jsonErrorHandler,
+  sendHttpError,
+  type HttpErrorBody,
+  type HttpErrorDetail,
+  type HttpErrorOptions,
+  type JsonErrorHandler,
+} from './http-errors.js';
+export { readBodyCapped } from './fetch-body.js';
+
+// Operator files: YAML with reasons per entry, watched and versioned.
+export {
+  OperatorFileError,
+  compileOperatorFile,
+  compileErrorMatch,
+  compileNames,
+  parseDuration,
+  AttributeMatches,
+  EntryName,
+  NamePatterns,
+  SeverityPatterns,
+  type CompiledOperatorFile,
+  type DurationOptions,
+  type ErrorMatch,
+  type FilePath,
+  type FileProblem,
+  type MatchableError,
+  type NamedEntriesSpec,
+  type OperatorFile,
+  type OperatorFileOptions,
+  type Report,
+  type SeverityName,
+} from './operator-file.js';
+export {
+  watchConfigFile,
+  watchVersionedFile,
+  type VersionedFile,
+  type WatchFileOptions,
+  type WatchedFile,
+} from './file-watch.js';
+
+// A nats-server process of its own (`grace up`, the crash harness).
+export {
+  startNatsServerProcess,
+  freePort,
+  type NatsServerOptions,
+  type NatsServerProcess,
+} from './nats-server.js';

@@ -375,3 +375,50 @@ export function latencySummary(ms: number[]): { p50: number; p95: number; p99: n
     n: sorted.length,
   };
 }
+
+export interface HttpCall {
+  method?: string;
+  /** Sent as `Authorization: Bearer <token>`. */
+  token?: string;
+  /** Sent as JSON (with `content-type: application/json` unless `headers` says otherwise). */
+  body?: unknown;
+  /** Sent as it is, instead of `body`. */
+  raw?: string | Buffer | Uint8Array;
+  headers?: Record<string, string>;
+}
+
+export interface HttpAnswer<T> {
+  status: number;
+  /** The body parsed as JSON (undefined when it is not JSON). */
+  json: T;
+  text: string;
+  headers: Headers;
+}
+
+/** One HTTP request with a bearer token and a JSON (or raw) body; POST when there is a body, else GET. */
+export async function httpCall<T = Record<string, unknown>>(
+  url: string,
+  path: string,
+  init: HttpCall = {},
+): Promise<HttpAnswer<T>> {
+  const headers: Record<string, string> = { ...init.headers };
+  if (init.token) headers.authorization = `Bearer ${init.token}`;
+  let body: string | Buffer | Uint8Array | undefined;
+  if (init.raw !== undefined) body = init.raw;
+  else if (init.body !== undefined) body = JSON.stringify(init.body);
+  if (body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type'))
+    headers['content-type'] = 'application/json';
+  const res = await fetch(`${url}${path}`, {
+    method: init.method ?? (body !== undefined ? 'POST' : 'GET'),
+    headers,
+    ...(body !== undefined ? { body } : {}),
+  });
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, json: json as T, text, headers: res.headers };
+}

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createEvent, type GraceEvent } from '@grace/contracts';
+import { createEvent, validateSchema, type GraceEvent } from '@grace/contracts';
 import { publishRaw, readStream, waitFor } from '@grace/service-kit/testing';
 import { randomUUID } from 'node:crypto';
 import type { Role } from '../src/domain/auth.js';
@@ -162,6 +162,12 @@ describe('gateway API', () => {
     const replay = await call(system.url, `/api/v1/dlq/${items[0]!.seq}/replay`, { token: admin, body: {} });
     expect(replay.status).toBe(202);
     expect(replay.json).toMatchObject({ subject: 'approval.vote.cast', event_id: letter.id });
+    // Both answers are what the OpenAPI document says they are.
+    const doc = await get('/api/v1/openapi.json');
+    const documented = (path: string, method: string, status: string) =>
+      (doc.json.paths as any)[path][method].responses[status].content['application/json'].schema;
+    expect(validateSchema(documented('/dlq', 'get', '200'), list.json)).toMatchObject({ ok: true });
+    expect(validateSchema(documented('/dlq/{seq}/replay', 'post', '202'), replay.json)).toMatchObject({ ok: true });
   });
 
   it('serves its OpenAPI document and answers unknown routes with a reason', async () => {

@@ -63,31 +63,5 @@ export async function startGatewaySystem(
   };
 }
 
-/** fetch with a bearer token and a JSON body. */
-export async function call(
-  url: string,
-  path: string,
-  init: {
-    method?: string;
-    token?: string;
-    body?: unknown;
-    raw?: string | Buffer;
-    headers?: Record<string, string>;
-  } = {},
-) {
-  const headers: Record<string, string> = { ...init.headers };
-  if (init.token) headers.authorization = `Bearer ${init.token}`;
-  let body: string | Buffer | undefined;
-  if (init.raw !== undefined) body = init.raw;
-  else if (init.body !== undefined) body = JSON.stringify(init.body);
-  if (body !== undefined) headers['content-type'] ??= 'application/json';
-  const res = await fetch(`${url}${path}`, { method: init.method ?? (body ? 'POST' : 'GET'), headers, body });
-  const text = await res.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, json: json as Record<string, unknown>, text, headers: res.headers };
-}
+/** fetch with a bearer token and a JSON body (the kit's test helper). */
+export { httpCall as call } from '@grace/service-kit/testing';

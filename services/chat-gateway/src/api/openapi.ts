@@ -134,14 +134,14 @@ const OPERATIONS: Operation[] = [
     path: '/dlq',
     summary: 'Dead letters, newest first',
     roles: 'admin',
-    reply: gateway.DeadLetterEntry,
+    reply: gateway.DeadLetterList,
   },
   {
     method: 'post',
     path: '/dlq/{seq}/replay',
     summary: 'Publish a dead-lettered event again on its subject',
     roles: 'admin',
-    reply: gateway.ApiError,
+    reply: gateway.DeadLetterReplayed,
     status: 202,
   },
 ];

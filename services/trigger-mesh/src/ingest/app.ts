@@ -86,7 +86,7 @@ export function createIngestApp(deps: IngestDeps): Express {
     const result = authenticate(deps.producers(), req.headers, raw, Date.now());
     if (!result.ok) {
       const why = deps.producers().list.length === 0 ? 'no producers are configured (PRODUCERS_FILE)' : result.reason;
-      throw new HttpError(401, 'unauthenticated', why, {
+      throw new HttpError(401, 'unauthorized', why, {
         headers: { 'WWW-Authenticate': 'Bearer realm="grace-ingest"' },
       });
     }
