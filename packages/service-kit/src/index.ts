@@ -110,9 +110,4 @@ export {
 } from './file-watch.js';
 
 // A nats-server process of its own (`grace up`, the crash harness).
-export {
-  startNatsServerProcess,
-  freePort,
-  type NatsServerOptions,
-  type NatsServerProcess,
-} from './nats-server.js';
+export { startNatsServerProcess, freePort, type NatsServerOptions, type NatsServerProcess } from './nats-server.js';

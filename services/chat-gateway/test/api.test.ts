@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createEvent, validateSchema, type GraceEvent } from '@grace/contracts';
 import { publishRaw, readStream, waitFor } from '@grace/service-kit/testing';
+import type { TSchema } from '@sinclair/typebox';
 import { randomUUID } from 'node:crypto';
 import type { Role } from '../src/domain/auth.js';
 import { call, SECRET, startGatewaySystem, type GatewaySystem } from './support.js';
@@ -164,8 +165,12 @@ describe('gateway API', () => {
     expect(replay.json).toMatchObject({ subject: 'approval.vote.cast', event_id: letter.id });
     // Both answers are what the OpenAPI document says they are.
     const doc = await get('/api/v1/openapi.json');
+    type Paths = Record<
+      string,
+      Record<string, { responses: Record<string, { content: Record<string, { schema: TSchema }> }> }>
+    >;
     const documented = (path: string, method: string, status: string) =>
-      (doc.json.paths as any)[path][method].responses[status].content['application/json'].schema;
+      (doc.json.paths as Paths)[path]![method]!.responses[status]!.content['application/json']!.schema;
     expect(validateSchema(documented('/dlq', 'get', '200'), list.json)).toMatchObject({ ok: true });
     expect(validateSchema(documented('/dlq/{seq}/replay', 'post', '202'), replay.json)).toMatchObject({ ok: true });
   });
