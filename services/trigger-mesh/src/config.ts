@@ -20,6 +20,12 @@ export const config = {
     Type.String({ minLength: 1, description: 'producer credentials for HTTP ingest (YAML); none: ingest refuses all' }),
   ),
   FILE_POLL_MS: Type.Integer({ default: 1_000, minimum: 10, description: 'how often the two files are checked' }),
+  INGEST_MAX_REQUEST_BYTES: Type.Integer({
+    default: 4 * 1024 * 1024,
+    minimum: 64 * 1024,
+    description:
+      'body limit of a request carrying a batch (an Alertmanager group); each event is held to MAX_EVENT_BYTES',
+  }),
   INGEST_MAX_BATCH: Type.Integer({ default: 100, minimum: 1, maximum: 1_000, description: 'events per HTTP request' }),
   INGEST_BATCH: Type.Integer({ default: 64, minimum: 1, description: 'error.reported handled per transaction' }),
 };

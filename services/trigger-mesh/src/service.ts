@@ -98,6 +98,7 @@ export const triggerMesh: ServiceDefinition<Database, typeof config> = {
         log,
         metrics,
         maxBodyBytes: c.MAX_EVENT_BYTES,
+        maxRequestBytes: c.INGEST_MAX_REQUEST_BYTES,
         maxBatch: c.INGEST_MAX_BATCH,
       }),
       async stop() {

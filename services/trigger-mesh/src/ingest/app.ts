@@ -1,97 +1,30 @@
-// HTTP ingest: /ingest/events, /ingest/alertmanager, /ingest/sentry -> error.reported on JetStream.
-// 202 only once JetStream has stored every event; 400 with every validation error, 401, 413, 415, 503: the kit's
-// HttpError, answered by its jsonErrorHandler as { error, message, details? }.
-import {
-  createEvent,
-  validate,
-  validateData,
-  validateSchema,
-  type GraceEvent,
-  type ValidationError,
-} from '@grace/contracts';
-import { errorMessage, HttpError, jsonErrorHandler, sendHttpError, type Logger } from '@grace/service-kit';
+// HTTP ingest: every format in INGEST_ROUTES (events.ts, alertmanager.ts, sentry.ts) -> error.reported on
+// JetStream. Each request is identified from its headers before its body is read (401, never 413, without
+// credentials), then read up to its route's limit, then handled. 202 only once JetStream has stored every event;
+// 400 with every validation error, 401, 404 listing the routes, 413, 415, 503: the kit's HttpError, answered by
+// its jsonErrorHandler as { error, message, details? }. Every answer is counted by route and status.
+import type { GraceEvent } from '@grace/contracts';
+import { errorMessage, HttpError, jsonErrorHandler } from '@grace/service-kit';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
-import type { Kysely } from 'kysely';
-import { AlertmanagerWebhook, mapAlertmanager, type AlertmanagerWebhookType } from '../domain/alertmanager.js';
-import { mapSentry, validateSentryEvent } from '../domain/sentry.js';
-import type { TriggerMeshMetrics } from '../metrics.js';
-import { recordResolvedAlerts, type Database } from '../store.js';
-import { authenticate, type Producer, type Producers } from './producers.js';
+import { alertmanagerRoute } from './alertmanager.js';
+import { eventsRoute } from './events.js';
+import { identify, type Identified } from './producers.js';
+import type { IngestDeps, IngestRoute } from './route.js';
+import { sentryRoute } from './sentry.js';
 
-export interface IngestDeps {
-  producers: () => Producers;
-  publish: (event: GraceEvent) => Promise<unknown>;
-  db: Kysely<Database>;
-  log: Logger;
-  metrics: TriggerMeshMetrics;
-  maxBodyBytes: number;
-  maxBatch: number;
-}
+export type { IngestDeps } from './route.js';
 
-const prefixed = (prefix: string, errors: readonly ValidationError[]) =>
-  errors.map((e) => ({ path: [prefix, e.path].filter(Boolean).join('.'), message: e.message }));
+/** Every ingest format; a new one is a module of its own added here (docs/architecture.md). */
+export const INGEST_ROUTES: readonly IngestRoute[] = [eventsRoute, alertmanagerRoute, sentryRoute];
 
-function parseJson(req: Request): unknown {
-  const type = req.headers['content-type'] ?? '';
-  if (!/\bjson\b/i.test(type)) {
-    throw new HttpError(415, 'unsupported_media_type', `Content-Type must be application/json (got "${type}")`);
-  }
-  const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-  try {
-    return JSON.parse(raw.toString('utf8'));
-  } catch (err) {
-    throw new HttpError(400, 'invalid_request', `body is not JSON: ${errorMessage(err)}`);
-  }
-}
+const GRACE_CHALLENGE = 'Bearer realm="grace-ingest"';
 
-/** error.reported events from a body of plain error.reported data or CloudEvents, one or a batch. */
-export function eventsFromBody(body: unknown, producer: Producer, maxBatch: number): GraceEvent<'error.reported'>[] {
-  const batch = Array.isArray(body);
-  const items = batch ? body : [body];
-  if (items.length === 0) throw new HttpError(400, 'invalid_request', 'the batch is empty');
-  if (items.length > maxBatch) {
-    throw new HttpError(400, 'invalid_request', `a batch holds at most ${maxBatch} events (got ${items.length})`);
-  }
-  const errors: ValidationError[] = [];
-  const events: GraceEvent<'error.reported'>[] = [];
-  items.forEach((item, i) => {
-    const at = batch ? String(i) : '';
-    if (item !== null && typeof item === 'object' && 'specversion' in item) {
-      const checked = validate('error.reported', item);
-      if (checked.ok) events.push(checked.value);
-      else errors.push(...prefixed(at, checked.errors));
-      return;
-    }
-    const withOrigin =
-      item !== null && typeof item === 'object' && !('origin' in item) ? { ...item, origin: 'http' } : item;
-    const checked = validateData('error.reported', withOrigin);
-    if (checked.ok) events.push(createEvent('error.reported', checked.value, { source: `ingest/${producer.name}` }));
-    else errors.push(...prefixed(at, checked.errors));
-  });
-  if (errors.length > 0) {
-    throw new HttpError(400, 'invalid_request', `${errors.length} validation error(s); nothing was accepted`, {
-      details: errors,
-    });
-  }
-  return events;
-}
+/** The route's name rides on the error to the handler, which counts it. */
+const tagged = (err: unknown, route: string) => Object.assign(err as object, { route });
 
-export function createIngestApp(deps: IngestDeps): Express {
+export function createIngestApp(deps: IngestDeps, routes: readonly IngestRoute[] = INGEST_ROUTES): Express {
   const app = express();
   app.disable('x-powered-by');
-  app.use('/ingest', express.raw({ type: () => true, limit: deps.maxBodyBytes }));
-
-  const authenticated = (req: Request): Producer => {
-    const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    const result = authenticate(deps.producers(), req.headers, raw, Date.now());
-    if (!result.ok) {
-      const why = deps.producers().list.length === 0 ? 'no producers are configured (PRODUCERS_FILE)' : result.reason;
-      throw new HttpError(401, 'unauthorized', why, {
-        headers: { 'WWW-Authenticate': 'Bearer realm="grace-ingest"' },
-      });
-    }
-    return result.producer;
-  };
 
   const publishAll = async (events: GraceEvent[]) => {
     try {
@@ -108,69 +41,60 @@ export function createIngestApp(deps: IngestDeps): Express {
     }
   };
 
-  type Route = (req: Request) => Promise<Record<string, unknown>>;
-  const route = (name: string, handle: Route) => async (req: Request, res: Response, next: NextFunction) => {
-    try {
-      const body = await handle(req);
-      deps.metrics.ingested.inc({ route: name, status: '202' });
-      res.status(202).json(body);
-    } catch (err) {
-      next(Object.assign(err as object, { route: name }));
-    }
+  const refuse = (route: IngestRoute, why: string) => {
+    const reason = deps.producers().list.length === 0 ? 'no producers are configured (PRODUCERS_FILE)' : why;
+    return tagged(
+      new HttpError(401, 'unauthorized', reason, {
+        headers: { 'WWW-Authenticate': route.challenge ?? GRACE_CHALLENGE },
+      }),
+      route.name,
+    );
   };
 
-  app.post(
-    '/ingest/events',
-    route('events', async (req) => {
-      const producer = authenticated(req);
-      const events = eventsFromBody(parseJson(req), producer, deps.maxBatch);
-      await publishAll(events);
-      return { accepted: events.length, event_ids: events.map((e) => e.id) };
-    }),
-  );
-
-  app.post(
-    '/ingest/alertmanager',
-    route('alertmanager', async (req) => {
-      const producer = authenticated(req);
-      const checked = validateSchema<AlertmanagerWebhookType>(AlertmanagerWebhook, parseJson(req));
-      if (!checked.ok) {
-        throw new HttpError(400, 'invalid_request', 'not an Alertmanager webhook (version 4) payload', {
-          details: checked.errors,
-        });
+  for (const route of routes) {
+    // 1. Who sends it, from the headers and the query: nothing of the body is read for a stranger.
+    const identifyStep = (req: Request, res: Response, next: NextFunction) => {
+      const who: Identified = route.identify
+        ? route.identify(req, deps.producers())
+        : identify(deps.producers(), req.headers, Date.now());
+      if (!who.ok) return next(refuse(route, who.reason));
+      res.locals.identified = who;
+      next();
+    };
+    // 2. The body, up to the route's limit (gzip and deflate bodies are inflated; the limit counts the inflated size).
+    const parser = express.raw({ type: () => true, limit: route.limit?.(deps) ?? deps.maxBodyBytes });
+    const bodyStep = (req: Request, res: Response, next: NextFunction) =>
+      parser(req, res, (err?: unknown) => (err ? next(tagged(err, route.name)) : next()));
+    // 3. A signed body's check, then the format's own handler.
+    const handleStep = async (req: Request, res: Response, next: NextFunction) => {
+      try {
+        const who = res.locals.identified as Extract<Identified, { ok: true }>;
+        const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+        const checked = who.checkBody?.(body);
+        if (checked && !checked.ok) throw refuse(route, checked.reason);
+        const answer = await route.handle(req, { deps, producer: who.producer, body, publishAll });
+        deps.metrics.ingested.inc({ route: route.name, status: '202' });
+        res.status(202).json(answer);
+      } catch (err) {
+        next(tagged(err, route.name));
       }
-      const { reports, resolved } = mapAlertmanager(checked.value);
-      const events = reports.map((r) => createEvent('error.reported', r, { source: `ingest/${producer.name}` }));
-      await publishAll(events);
-      await recordResolvedAlerts(deps.db, producer.name, resolved);
-      return { accepted: events.length, resolved_recorded: resolved.length, event_ids: events.map((e) => e.id) };
-    }),
-  );
+    };
+    for (const path of route.paths) app.post(path, identifyStep, bodyStep, handleStep);
+  }
 
-  app.post(
-    '/ingest/sentry',
-    route('sentry', async (req) => {
-      const producer = authenticated(req);
-      const checked = validateSentryEvent(parseJson(req));
-      if (!checked.ok) throw new HttpError(400, 'invalid_request', 'not a Sentry event', { details: checked.errors });
-      const service = typeof req.query.service === 'string' ? req.query.service : producer.service;
-      const mapped = validateData('error.reported', mapSentry(checked.value, service ? { service } : {}));
-      if (!mapped.ok)
-        throw new HttpError(400, 'invalid_request', 'the Sentry event does not map to an error', {
-          details: mapped.errors,
-        });
-      const event = createEvent('error.reported', mapped.value, { source: `ingest/${producer.name}` });
-      await publishAll([event]);
-      return { accepted: 1, event_ids: [event.id] };
-    }),
-  );
-
-  app.use('/ingest', (req: Request, res: Response) =>
-    sendHttpError(res, new HttpError(404, 'not_found', `no ingest route for ${req.method} ${req.path}`)),
+  const known = routes.flatMap((r) => r.paths.map((p) => `POST ${p}`));
+  app.use((req: Request, _res: Response, next: NextFunction) =>
+    next(
+      new HttpError(
+        404,
+        'not_found',
+        `no ingest route for ${req.method} ${req.path}; the routes are: ${known.join(', ')}`,
+      ),
+    ),
   );
 
   // Every failure is the kit's one JSON error shape, counted by route and status; body-parser's own errors (too
-  // large, aborted) land here too.
+  // large, aborted, a broken gzip stream) land here too.
   const answer = jsonErrorHandler(deps.log);
   app.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
     answer(err, req, res, next);

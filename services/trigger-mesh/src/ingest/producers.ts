@@ -95,44 +95,64 @@ export const SIGNATURE_MAX_SKEW_S = 300;
 export type AuthResult = { ok: true; producer: Producer } | { ok: false; reason: string };
 
 /**
- * Who sent this request: `Authorization: Bearer <token>`, or `X-Grace-Producer`, `X-Grace-Timestamp` (unix
- * seconds) and `X-Grace-Signature: sha256=<hex HMAC of "<timestamp>.<raw body>">`.
+ * Who sent a request, from its headers alone (the body is not read yet): the producer, and for a signed request
+ * the check of the body that must still pass once it has been read.
  */
-export function authenticate(
-  producers: Producers,
-  headers: Record<string, string | string[] | undefined>,
-  rawBody: Buffer,
-  nowMs: number,
-): AuthResult {
-  const header = (name: string) => {
-    const v = headers[name];
-    return Array.isArray(v) ? v[0] : v;
-  };
-  const authorization = header('authorization');
+export type Identified =
+  { ok: true; producer: Producer; checkBody?: (rawBody: Buffer) => AuthResult } | { ok: false; reason: string };
+
+type Headers = Record<string, string | string[] | undefined>;
+
+const headerOf = (headers: Headers, name: string) => {
+  const v = headers[name];
+  return Array.isArray(v) ? v[0] : v;
+};
+
+/**
+ * `Authorization: Bearer <token>`, or `X-Grace-Producer`, `X-Grace-Timestamp` (unix seconds) and
+ * `X-Grace-Signature: sha256=<hex HMAC of "<timestamp>.<raw body>">` (the signature is checked by `checkBody`).
+ */
+export function identify(producers: Producers, headers: Headers, nowMs: number): Identified {
+  const authorization = headerOf(headers, 'authorization');
   if (authorization) {
     const match = /^Bearer\s+(\S{8,512})$/i.exec(authorization);
     if (!match) return { ok: false, reason: 'Authorization must be "Bearer <token>"' };
     const producer = producers.byBearerHash.get(sha256(match[1]!));
     return producer ? { ok: true, producer } : { ok: false, reason: 'unknown bearer token' };
   }
-  const name = header('x-grace-producer');
-  const timestamp = header('x-grace-timestamp');
-  const signature = header('x-grace-signature');
+  const name = headerOf(headers, 'x-grace-producer');
+  const timestamp = headerOf(headers, 'x-grace-timestamp');
+  const signature = headerOf(headers, 'x-grace-signature');
   if (!name && !signature) return { ok: false, reason: 'no credentials: send a bearer token or an HMAC signature' };
   if (!name || !timestamp || !signature) {
     return { ok: false, reason: 'an HMAC request needs X-Grace-Producer, X-Grace-Timestamp and X-Grace-Signature' };
   }
   const producer = producers.byName.get(name);
-  if (!producer?.hmacKey) return { ok: false, reason: `no HMAC producer named "${name}"` };
+  const key = producer?.hmacKey;
+  if (!producer || !key) return { ok: false, reason: `no HMAC producer named "${name}"` };
   const ts = Number(timestamp);
   if (!Number.isInteger(ts) || Math.abs(nowMs / 1000 - ts) > SIGNATURE_MAX_SKEW_S) {
     return { ok: false, reason: `X-Grace-Timestamp must be unix seconds within ${SIGNATURE_MAX_SKEW_S} s of now` };
   }
-  const expected = createHmac('sha256', producer.hmacKey).update(`${timestamp}.`).update(rawBody).digest();
   const given = /^sha256=([0-9a-f]{64})$/.exec(signature);
-  if (!given || !timingSafeEqual(Buffer.from(given[1]!, 'hex'), expected))
-    return { ok: false, reason: 'bad signature' };
-  return { ok: true, producer };
+  if (!given) return { ok: false, reason: 'X-Grace-Signature must be "sha256=<64 hex digits>"' };
+  return {
+    ok: true,
+    producer,
+    checkBody(rawBody) {
+      const expected = createHmac('sha256', key).update(`${timestamp}.`).update(rawBody).digest();
+      return timingSafeEqual(Buffer.from(given[1]!, 'hex'), expected)
+        ? { ok: true, producer }
+        : { ok: false, reason: 'bad signature' };
+    },
+  };
+}
+
+/** `identify`, then the body's check: the whole authentication of a request already read. */
+export function authenticate(producers: Producers, headers: Headers, rawBody: Buffer, nowMs: number): AuthResult {
+  const who = identify(producers, headers, nowMs);
+  if (!who.ok) return who;
+  return who.checkBody ? who.checkBody(rawBody) : { ok: true, producer: who.producer };
 }
 
 /** Sign a body the way `authenticate` checks it (for producers and tests). */
