@@ -230,7 +230,7 @@ export class WorkerPool {
     const prepared = await this.step(contract, async (step, row) => {
       if (!taken.ok) {
         const error = `snapshot failed, so nothing was done (no snapshot, no action): ${taken.message}`;
-        await this.finish(step, row, 'failed', {}, 'snapshot_failed', error);
+        await this.finish(step, row, 'failed', {}, 'snapshot_failed', error, { carriedOut: false });
         return undefined;
       }
       const snapshotId = randomUUID();
@@ -290,7 +290,8 @@ export class WorkerPool {
         return this.finish(step, row, status, actual_state, 'executed', error);
       }
       if (outcome.timedOut) return this.finish(step, row, 'timed_out', {}, 'cut_short', outcome.message);
-      return this.finish(step, row, 'failed', {}, 'executed', outcome.message);
+      // Without an adapter the target was never called: nothing to verify.
+      return this.finish(step, row, 'failed', {}, 'executed', outcome.message, { carriedOut: adapter !== undefined });
     });
   }
 
@@ -321,6 +322,7 @@ export class WorkerPool {
     actualState: Record<string, unknown>,
     event: Extract<ContractEvent, 'executed' | 'dry_run_recorded' | 'cut_short' | 'snapshot_failed'>,
     error?: string,
+    { carriedOut = true }: { carriedOut?: boolean } = {},
   ): Promise<ContractRow | undefined> {
     const startedAt = row.started_at ?? step.now;
     const status = mustNext(row.status, event, factsOf(row));
@@ -350,6 +352,7 @@ export class WorkerPool {
       ...(error ? { error: error.slice(0, 4096) } : {}),
       actual_state: actualState,
       ...(next.snapshot_id ? { snapshot_id: next.snapshot_id } : {}),
+      ...(carriedOut ? {} : { carried_out: false }),
       started_at: new Date(startedAt).toISOString(),
       finished_at: step.now.toISOString(),
       duration_ms: Math.max(0, step.now.getTime() - new Date(startedAt).getTime()),

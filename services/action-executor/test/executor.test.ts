@@ -128,6 +128,18 @@ describe('action-executor', () => {
     ]);
   });
 
+  it('reports a tier-2 action whose snapshot failed as not carried out, and does nothing else', async () => {
+    // No target answers on the bus for this service: the snapshot request finds no responder.
+    const request = requested('nobody-answers');
+    await send(request);
+    const executed = await eventFor<GraceEvent<'action.executed'>>('action.executed', request.data.action_id);
+    expect(executed.data).toMatchObject({ result: 'failed', carried_out: false, actual_state: {} });
+    expect(executed.data.error).toMatch(/^snapshot failed, so nothing was done/);
+    expect(executed.data.snapshot_id).toBeUndefined();
+    const reply = await statusIs(request.data.action_id, 'failed');
+    expect(reply.audit.map((e) => e.step)).toEqual(['contract.created', 'policy.checked', 'execution.finished']);
+  });
+
   it('scales a Deployment through the Kubernetes API and scales it back when the verdict is drift', async () => {
     kubernetes.addDeployment('shop', 'cart', { replicas: 2, image: 'cart:1.4.0' });
     const request = requested('cart', {

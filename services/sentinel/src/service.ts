@@ -48,7 +48,7 @@ export const sentinel: ServiceDefinition<Database, typeof config> = {
     return {
       consumers: transactionalConsumers<Database>({
         'error.captured': triageError(deps),
-        'action.executed': onExecuted(),
+        'action.executed': onExecuted(deps),
         'contract.verified': onVerified(deps),
         'contract.rolled_back': onRolledBack(deps),
         'action.denied': onDenied(deps),

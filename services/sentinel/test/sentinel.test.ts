@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sentinel } from '../src/service.js';
 import type { Database } from '../src/store.js';
-import { captured, rolledBack, stats, TEST_CATALOG, verdict } from './support.js';
+import { captured, executed, rolledBack, stats, TEST_CATALOG, verdict } from './support.js';
 
 describe('sentinel', () => {
   let sandbox: Sandbox;
@@ -277,6 +277,42 @@ describe('sentinel', () => {
     );
     expect(escalated.data.reason).toContain('no rollback confirmed within 2 s');
     expect(await requests(incidentId)).toHaveLength(2);
+  });
+
+  it('moves on at once when the executor carried nothing out (no snapshot), whichever of verdict and report comes first', async () => {
+    const capture = captured();
+    await publishRaw(sandbox, 'error.captured', JSON.stringify(capture));
+    const incidentId = await incidentOf(capture.data.fingerprint);
+    const first = await waitFor('attempt 1', async () =>
+      (await requests(incidentId)).find((r) => r.data.attempt === 1),
+    );
+    // What the executor reports when the snapshot of a tier-2 action failed, and the verifier's verdict on it: the
+    // verdict first, so the sentinel starts to wait for a rollback that cannot come.
+    const tierTwo = (e: GraceEvent<'contract.verified'>) => ({ ...e, data: { ...e.data, tier: 2 as const } });
+    await handled(tierTwo(verdict(first, 'failed')));
+    expect(await requests(incidentId)).toHaveLength(1);
+    const nothingDone = executed(first);
+    Object.assign(nothingDone.data, {
+      tier: 2,
+      result: 'failed',
+      carried_out: false,
+      actual_state: {},
+      error: 'snapshot failed, so nothing was done (no snapshot, no action): connection refused',
+    });
+    const started = Date.now();
+    await publishRaw(sandbox, 'action.executed', JSON.stringify(nothingDone));
+    const second = await waitFor('attempt 2', async () =>
+      (await requests(incidentId)).find((x) => x.data.attempt === 2),
+    );
+    // Well inside ROLLBACK_WAIT_MS (1.5 s here, 15 minutes by default): no waiting for a rollback.
+    expect(Date.now() - started).toBeLessThan(1_500);
+    expect(second.data.playbook).not.toBe(first.data.playbook);
+    const reply = await instances[0]!.runtime.request('sentinel.query.incident', { incident_id: incidentId });
+    expect(reply.trail[0]).toMatchObject({
+      outcome: 'failed',
+      outcome_reason: expect.stringContaining('not carried out: snapshot failed'),
+    });
+    expect(reply.incident.status).toBe('remediating');
   });
 
   it('keeps a muted error as a muted incident without acting on it', async () => {

@@ -196,6 +196,12 @@ export const ActionExecuted = Type.Object(
     actual_state: JsonObject,
     // The snapshot taken before acting (tier >= 2).
     snapshot_id: Type.Optional(Id),
+    carried_out: Type.Optional(
+      Type.Boolean({
+        description:
+          'false when nothing was done to the target (the snapshot failed, no adapter): there is nothing to verify or roll back; absent or true otherwise',
+      }),
+    ),
     started_at: Timestamp,
     finished_at: Timestamp,
     duration_ms: DurationMs,

@@ -1,5 +1,6 @@
-// What became of a requested action: executing -> verifying; verified -> resolved; failed, drift, rolled back
-// or denied -> the next playbook, or escalation. A tier >= 2 action judged drift or failed waits for its rollback.
+// What became of a requested action: executing -> verifying; verified -> resolved; failed, drift, rolled back,
+// denied or not carried out at all -> the next playbook, or escalation. A tier >= 2 action judged drift or failed
+// waits for its rollback; one that did nothing (no snapshot, no adapter) has none to wait for.
 import type { GraceEvent } from '@grace/contracts';
 import type { HandlerContext } from '@grace/service-kit';
 import {
@@ -14,8 +15,17 @@ import {
 } from '../remediation.js';
 import { lockIncidentByAction, upsertStats, type Database } from '../store.js';
 
-export function onExecuted() {
+export function onExecuted(deps: LifecycleDeps) {
   return async (event: GraceEvent<'action.executed'>, ctx: HandlerContext<Database>): Promise<void> => {
+    // Nothing was done to the target: no verdict is worth waiting for and no rollback will come; move on now.
+    if (event.data.carried_out === false)
+      return settle(
+        stepOf(ctx),
+        deps,
+        event.data.action_id,
+        'failed',
+        `not carried out: ${event.data.error ?? 'the executor did nothing'}`,
+      );
     const row = await lockIncidentByAction(ctx.trx, event.data.action_id);
     if (!row || row.status !== 'remediating') return;
     const draft = new Draft(row);
