@@ -19,6 +19,7 @@ import { existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { isatty } from 'node:tty';
 import { watchParent } from './detach.js';
+import { ingestExamples, localIngest, sentryDsn, type IngestExample } from './ingest.js';
 import { colour, formatLine, formatRecord, parseRecord, type LogFormat } from './logs.js';
 import { narrate, type Narrator, type Say } from './narrate.js';
 import { takenPorts } from './ports.js';
@@ -187,6 +188,8 @@ export async function up(options: UpOptions): Promise<number> {
     if (stopReason) return 0;
 
     const { secret, generated } = jwtSecretOf(env);
+    // HTTP ingest with a local producer, unless PRODUCERS_FILE names the operator's own.
+    const ingest = localIngest(env, options.dataDir);
     const shared: NodeJS.ProcessEnv = {
       NATS_URL: infra.natsUrl,
       DATABASE_URL: infra.databaseUrl,
@@ -196,7 +199,13 @@ export async function up(options: UpOptions): Promise<number> {
     say('info', `starting the seven services from source (the first start compiles TypeScript, ~10-30 s)`);
     services = await launch(SERVICES, {
       env: shared,
-      envOf: environmentOf({ ports, jwtSecret: secret, demo: options.demo, env }),
+      envOf: environmentOf({
+        ports,
+        jwtSecret: secret,
+        demo: options.demo,
+        env,
+        ...(ingest ? { producersFile: ingest.file } : {}),
+      }),
       onLine,
       onExit,
       startTimeoutMs: 120_000,
@@ -217,7 +226,16 @@ export async function up(options: UpOptions): Promise<number> {
 
     const consoleUrl = `http://127.0.0.1:${services.port('chat-gateway')}`;
     const { token, expiresAt } = adminToken(secret);
+    const ingestUrl = `http://127.0.0.1:${services.port('trigger-mesh')}`;
     printBanner({
+      ingest: ingest
+        ? {
+            url: ingestUrl,
+            token: ingest.token,
+            sentryDsn: sentryDsn(ingestUrl, ingest),
+            examples: ingestExamples(ingestUrl, ingest, options.dataDir),
+          }
+        : { url: ingestUrl },
       format,
       print,
       options,
@@ -285,6 +303,8 @@ function printBanner(b: {
   expiresAt: Date;
   jwtGenerated: boolean;
   ports: Record<string, number>;
+  /** trigger-mesh's HTTP ingest; the token, DSN and examples only with the local producer. */
+  ingest: { url: string; token?: string; sentryDsn?: string; examples?: IngestExample[] };
 }) {
   const { format, options, infra } = b;
   const exports = [
@@ -305,6 +325,10 @@ function printBanner(b: {
         token_expires_at: b.expiresAt.toISOString(),
         jwt_secret_generated: b.jwtGenerated,
         ports: b.ports,
+        ingest_url: b.ingest.url,
+        ingest_token: b.ingest.token,
+        sentry_dsn: b.ingest.sentryDsn,
+        ingest_examples: b.ingest.examples,
         nats_url: infra.natsUrl,
         nats_source: infra.natsSource,
         database_url: redactUrl(infra.databaseUrl),
@@ -349,6 +373,14 @@ function printBanner(b: {
           row('', `changed for the demo: ${demoSettings.map((d) => d.shown).join('; ') || 'nothing'}`),
         ]
       : [row('demo', 'off (--no-demo): services run with their shipped settings')]),
+    ...(b.ingest.token
+      ? [
+          row('ingest', `${bold(b.ingest.url)}  producer "local", token (this run only):`),
+          row('', b.ingest.token),
+          row('', `Sentry SDKs: dsn ${bold(b.ingest.sentryDsn ?? '')}  (project 1 counts as service checkout)`),
+          ...(b.ingest.examples ?? []).flatMap((e) => [row('', dim(`# ${e.format}`)), row('', e.command)]),
+        ]
+      : [row('ingest', `${b.ingest.url}  producers from PRODUCERS_FILE`)]),
     row('try', dim('in another terminal, in the repository:')),
     row(
       '',

@@ -66,6 +66,8 @@ export interface ProcessSettings {
   jwtSecret: string;
   demo: boolean;
   env: NodeJS.ProcessEnv;
+  /** trigger-mesh's PRODUCERS_FILE: the local producer of `grace up` (ingest.ts). */
+  producersFile?: string;
 }
 
 /** The environment of each process on top of the shared one; what the user set in `env` wins over the demo. */
@@ -75,6 +77,8 @@ export function environmentOf(settings: ProcessSettings): Partial<Record<Process
   if (settings.demo)
     for (const d of appliedDemoSettings(settings.env)) envOf[d.service] = { ...envOf[d.service], [d.name]: d.value };
   envOf['chat-gateway'] = { ...envOf['chat-gateway'], JWT_SECRET: settings.jwtSecret };
+  if (settings.producersFile)
+    envOf['trigger-mesh'] = { ...envOf['trigger-mesh'], PRODUCERS_FILE: settings.producersFile };
   return envOf;
 }
 
