@@ -8,6 +8,7 @@ export interface TriggerMeshMetrics {
   storm: Counter<'scope'>;
   announced: Counter<'update'>;
   ingested: Counter<'route' | 'status'>;
+  sentrySkipped: Counter<'type'>;
 }
 
 export function createMetrics(kit: KitMetrics): TriggerMeshMetrics {
@@ -41,6 +42,12 @@ export function createMetrics(kit: KitMetrics): TriggerMeshMetrics {
       name: 'grace_trigger_mesh_http_requests_total',
       help: 'HTTP ingest requests by route and status',
       labelNames: ['route', 'status'],
+      registers,
+    }),
+    sentrySkipped: new Counter({
+      name: 'grace_trigger_mesh_sentry_items_skipped_total',
+      help: 'Sentry envelope items that are not errors (sessions, transactions, client reports...), by item type',
+      labelNames: ['type'],
       registers,
     }),
   };

@@ -68,7 +68,12 @@ export interface Database {
     path: string;
     loaded_at: Generated<Date>;
   };
-  producers: { name: string; kind: 'bearer' | 'hmac'; credential_sha256: string; updated_at: Generated<Date> };
+  producers: {
+    name: string;
+    kind: 'bearer' | 'hmac' | 'sentry';
+    credential_sha256: string;
+    updated_at: Generated<Date>;
+  };
   alert_resolutions: {
     id: Generated<string>;
     fingerprint: string;
@@ -290,7 +295,7 @@ export async function pruneOccurrences(db: Db, retentionHours: number): Promise<
 
 export async function syncProducers(
   db: Kysely<Database>,
-  producers: { name: string; kind: 'bearer' | 'hmac'; credentialSha256: string }[],
+  producers: { name: string; kind: 'bearer' | 'hmac' | 'sentry'; credentialSha256: string }[],
 ) {
   await db.transaction().execute(async (trx) => {
     await trx

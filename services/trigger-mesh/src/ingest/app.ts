@@ -10,12 +10,18 @@ import { alertmanagerRoute } from './alertmanager.js';
 import { eventsRoute } from './events.js';
 import { identify, type Identified } from './producers.js';
 import type { IngestDeps, IngestRoute } from './route.js';
-import { sentryRoute } from './sentry.js';
+import { sentryEnvelopeRoute, sentryRoute, sentryStoreRoute } from './sentry.js';
 
 export type { IngestDeps } from './route.js';
 
 /** Every ingest format; a new one is a module of its own added here (docs/architecture.md). */
-export const INGEST_ROUTES: readonly IngestRoute[] = [eventsRoute, alertmanagerRoute, sentryRoute];
+export const INGEST_ROUTES: readonly IngestRoute[] = [
+  eventsRoute,
+  alertmanagerRoute,
+  sentryRoute,
+  sentryEnvelopeRoute,
+  sentryStoreRoute,
+];
 
 const GRACE_CHALLENGE = 'Bearer realm="grace-ingest"';
 
@@ -73,8 +79,9 @@ export function createIngestApp(deps: IngestDeps, routes: readonly IngestRoute[]
         const checked = who.checkBody?.(body);
         if (checked && !checked.ok) throw refuse(route, checked.reason);
         const answer = await route.handle(req, { deps, producer: who.producer, body, publishAll });
-        deps.metrics.ingested.inc({ route: route.name, status: '202' });
-        res.status(202).json(answer);
+        const status = route.status ?? 202;
+        deps.metrics.ingested.inc({ route: route.name, status: String(status) });
+        res.status(status).json(answer);
       } catch (err) {
         next(tagged(err, route.name));
       }

@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { authenticate, parseProducers, signBody } from './producers.js';
+import { authenticate, identifySentry, parseProducers, signBody } from './producers.js';
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 const file = `producers:
@@ -45,6 +45,29 @@ describe('producer credentials', () => {
       reason: 'bad signature',
     });
     expect(authenticate(producers, headers, body, now + 301_000)).toMatchObject({ ok: false });
+  });
+
+  it('know a Sentry DSN key by its hash, from the query or X-Sentry-Auth, and only for its projects', () => {
+    const sentry = parseProducers(
+      `producers:\n  - name: shop\n    sentry_key_sha256: ${sha('dsn-public-key')}\n    projects:\n      "42": checkout\n`,
+    );
+    expect(identifySentry(sentry, {}, { sentry_key: 'dsn-public-key' }, '42')).toMatchObject({
+      ok: true,
+      producer: { name: 'shop', kind: 'sentry' },
+    });
+    const header = { 'x-sentry-auth': 'Sentry sentry_version=7, sentry_key=dsn-public-key, sentry_client=x/1' };
+    expect(identifySentry(sentry, header, {}, '42')).toMatchObject({ ok: true });
+    expect(identifySentry(sentry, header, {}, '43')).toEqual({
+      ok: false,
+      reason: 'the Sentry key of shop is not for project 43',
+    });
+    expect(identifySentry(sentry, {}, { sentry_key: 'other' }, '42')).toMatchObject({ ok: false });
+    // A Sentry key is no bearer token.
+    expect(authenticate(sentry, { authorization: 'Bearer dsn-public-key' }, Buffer.from(''), Date.now())).toMatchObject(
+      {
+        ok: false,
+      },
+    );
   });
 
   it('refuse a file with a missing HMAC key, a duplicate name or a malformed hash, saying where', () => {

@@ -27,6 +27,23 @@ export const ProducersFile = Type.Object(
           },
           { additionalProperties: false },
         ),
+        Type.Object(
+          {
+            name: Type.String({ pattern: '^[a-z0-9][a-z0-9._-]{0,63}$' }),
+            sentry_key_sha256: Type.String({
+              pattern: '^[0-9a-f]{64}$',
+              description: "sha256 (hex) of the DSN's public key: the SDKs' DSN is http://<key>@<host>/<project>",
+            }),
+            projects: Type.Optional(
+              Type.Record(Type.String({ pattern: '^[0-9]{1,20}$' }), Type.String({ minLength: 1, maxLength: 128 }), {
+                description: 'the Sentry project ids this key may send for, each with the service its events count for',
+                maxProperties: 1_000,
+              }),
+            ),
+            service: Type.Optional(Type.String({ maxLength: 128 })),
+          },
+          { additionalProperties: false },
+        ),
       ]),
       { maxItems: 1_000 },
     ),
@@ -37,20 +54,28 @@ export type ProducersFile = Static<typeof ProducersFile>;
 
 export interface Producer {
   name: string;
-  kind: 'bearer' | 'hmac';
+  kind: 'bearer' | 'hmac' | 'sentry';
   /** sha256 of the bearer token, or of the HMAC key (recorded, never the key itself). */
   credentialSha256: string;
   hmacKey?: Buffer;
   service?: string;
+  /** A Sentry key's projects (id -> service); none: any project, counted for `service`. */
+  sentryProjects?: ReadonlyMap<string, string>;
 }
 
 export interface Producers {
   list: Producer[];
   byBearerHash: Map<string, Producer>;
+  bySentryKeyHash: Map<string, Producer>;
   byName: Map<string, Producer>;
 }
 
-export const NO_PRODUCERS: Producers = { list: [], byBearerHash: new Map(), byName: new Map() };
+export const NO_PRODUCERS: Producers = {
+  list: [],
+  byBearerHash: new Map(),
+  bySentryKeyHash: new Map(),
+  byName: new Map(),
+};
 
 const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
 
@@ -70,6 +95,14 @@ export function parseProducers(text: string, env: NodeJS.ProcessEnv = process.en
         credentialSha256: p.bearer_sha256,
         ...(p.service ? { service: p.service } : {}),
       });
+    } else if ('sentry_key_sha256' in p) {
+      list.push({
+        name: p.name,
+        kind: 'sentry',
+        credentialSha256: p.sentry_key_sha256,
+        ...(p.service ? { service: p.service } : {}),
+        ...(p.projects ? { sentryProjects: new Map(Object.entries(p.projects)) } : {}),
+      });
     } else {
       const key = env[p.hmac_secret_env];
       if (!key)
@@ -86,6 +119,7 @@ export function parseProducers(text: string, env: NodeJS.ProcessEnv = process.en
   return {
     list,
     byBearerHash: new Map(list.filter((p) => p.kind === 'bearer').map((p) => [p.credentialSha256, p])),
+    bySentryKeyHash: new Map(list.filter((p) => p.kind === 'sentry').map((p) => [p.credentialSha256, p])),
     byName: new Map(list.map((p) => [p.name, p])),
   };
 }
@@ -146,6 +180,27 @@ export function identify(producers: Producers, headers: Headers, nowMs: number):
         : { ok: false, reason: 'bad signature' };
     },
   };
+}
+
+/**
+ * A Sentry SDK's request: the DSN's public key in the `sentry_key` query parameter or in
+ * `X-Sentry-Auth: Sentry sentry_key=<key>, sentry_version=7, ...`, allowed for the DSN's project.
+ */
+export function identifySentry(
+  producers: Producers,
+  headers: Headers,
+  query: Record<string, unknown>,
+  project: string,
+): Identified {
+  const auth = headerOf(headers, 'x-sentry-auth') ?? headerOf(headers, 'authorization');
+  const fromHeader = auth ? /(?:^|[\s,])sentry_key=([^\s,]+)/.exec(auth)?.[1] : undefined;
+  const key = typeof query.sentry_key === 'string' ? query.sentry_key : fromHeader;
+  if (!key) return { ok: false, reason: "no Sentry key: send the DSN's public key as sentry_key or in X-Sentry-Auth" };
+  const producer = producers.bySentryKeyHash.get(sha256(key));
+  if (!producer) return { ok: false, reason: 'unknown Sentry key (the public key of the DSN)' };
+  if (producer.sentryProjects && !producer.sentryProjects.has(project))
+    return { ok: false, reason: `the Sentry key of ${producer.name} is not for project ${project}` };
+  return { ok: true, producer };
 }
 
 /** `identify`, then the body's check: the whole authentication of a request already read. */

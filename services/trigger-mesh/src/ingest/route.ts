@@ -40,6 +40,8 @@ export interface IngestRoute {
   limit?: (deps: IngestDeps) => number;
   /** Who sends it, from the headers and the query alone (default: the Grace credentials of `identify`). */
   identify?: (req: Request, producers: Producers) => Identified;
+  /** The status of a success (default 202; Sentry's clients get 200, as from Sentry). */
+  status?: number;
   /** The WWW-Authenticate challenge of a 401 (default `Bearer realm="grace-ingest"`). */
   challenge?: string;
   handle(req: Request, ctx: IngestContext): Promise<Record<string, unknown>>;

@@ -1,5 +1,6 @@
 // trigger-mesh's migrations, in order (forward only).
 import type { Migration } from 'kysely';
 import { init } from './0001_init.js';
+import { sentryProducers } from './0002_sentry_producers.js';
 
-export const migrations: Record<string, Migration> = { '0001_init': init };
+export const migrations: Record<string, Migration> = { '0001_init': init, '0002_sentry_producers': sentryProducers };
