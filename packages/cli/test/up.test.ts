@@ -6,6 +6,7 @@ import { freePort, Naming, request } from '@grace/service-kit';
 import { DATABASE_URL, NATS_URL, exited, spawnTs, waitFor } from '@grace/service-kit/testing';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
@@ -21,6 +22,10 @@ interface Banner {
   ports: Record<string, number>;
   nats_source: string;
   database_source: string;
+  ingest_url: string;
+  ingest_token?: string;
+  sentry_dsn?: string;
+  ingest_examples?: { format: string; command: string }[];
 }
 
 /** `grace up` as a process; its JSON lines parsed on demand. */
@@ -126,6 +131,19 @@ describe('grace up', () => {
         const banner = await up.banner();
         expect(banner).toMatchObject({ nats_source: 'NATS_URL', database_source: 'DATABASE_URL' });
         expect(Object.keys(banner.ports).sort()).toHaveLength(7);
+
+        // HTTP ingest is open with the banner's local producer: each printed command, run as printed, is accepted.
+        expect(banner.ingest_token).toMatch(/^grace-local-[0-9a-f]{32}$/);
+        expect(banner.sentry_dsn).toMatch(
+          new RegExp(`^http://[0-9a-f]{32}@127\\.0\\.0\\.1:${banner.ports['trigger-mesh']}/1$`),
+        );
+        const statuses = Object.fromEntries(
+          (banner.ingest_examples ?? []).map((e) => {
+            const run = spawnSync('sh', ['-c', e.command], { encoding: 'utf8' });
+            return [e.format, run.stdout.trim().split('\n').at(-1)];
+          }),
+        );
+        expect(statuses).toEqual({ events: '202', cloudevent: '202', alertmanager: '202', sentry: '200' });
 
         // An incident the demo caused, resolved by a playbook whose contract the verifier judged verified.
         const resolved = await waitFor(
