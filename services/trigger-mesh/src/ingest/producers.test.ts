@@ -80,6 +80,70 @@ describe('producer credentials', () => {
     expect(() => parseProducers('producers:\n  - name: app\n    bearer_sha256: abc\n')).toThrow(/producers\.0/);
   });
 
+  it('keep a Sentry key as its hash with its projects, and identify it whichever way an SDK sends it', () => {
+    const sentry = parseProducers(
+      `producers:\n  - name: shop\n    sentry_key_sha256: ${sha('k1')}\n    service: shop\n    projects:\n      "42": checkout\n      "43": search\n  - name: any\n    sentry_key_sha256: ${sha('k2')}\n    service: legacy\n`,
+    );
+    expect(sentry.list.map((p) => [p.name, p.kind, p.credentialSha256, p.service])).toEqual([
+      ['shop', 'sentry', sha('k1'), 'shop'],
+      ['any', 'sentry', sha('k2'), 'legacy'],
+    ]);
+    expect([...sentry.list[0]!.sentryProjects!]).toEqual([
+      ['42', 'checkout'],
+      ['43', 'search'],
+    ]);
+    // Without `projects`, any project.
+    expect(identifySentry(sentry, {}, { sentry_key: 'k2' }, '9999')).toMatchObject({
+      ok: true,
+      producer: { name: 'any' },
+    });
+    // Some clients put it in Authorization; the query wins over a header.
+    expect(identifySentry(sentry, { authorization: 'Sentry sentry_key=k1,sentry_version=7' }, {}, '43')).toMatchObject({
+      ok: true,
+      producer: { name: 'shop' },
+    });
+    expect(
+      identifySentry(sentry, { 'x-sentry-auth': 'Sentry sentry_key=k1' }, { sentry_key: 'k2' }, '1'),
+    ).toMatchObject({
+      ok: true,
+      producer: { name: 'any' },
+    });
+    expect(identifySentry(sentry, { 'x-sentry-auth': 'Sentry sentry_version=7' }, {}, '42')).toEqual({
+      ok: false,
+      reason: "no Sentry key: send the DSN's public key as sentry_key or in X-Sentry-Auth",
+    });
+    expect(identifySentry(sentry, {}, { sentry_key: 'k3' }, '42')).toEqual({
+      ok: false,
+      reason: 'unknown Sentry key (the public key of the DSN)',
+    });
+    // A Sentry key identifies nothing on Grace's own routes, nor a bearer token on the Sentry ones.
+    expect(identifySentry(producers, { authorization: 'Bearer app-token-123456' }, {}, '42')).toMatchObject({
+      ok: false,
+    });
+  });
+
+  it('refuse a Sentry entry that is malformed, ambiguous, or has a key listed twice, saying where', () => {
+    const entry = (lines: string) => `producers:\n  - name: s\n    sentry_key_sha256: ${sha('k')}\n${lines}`;
+    expect(() => parseProducers('producers:\n  - name: s\n    sentry_key_sha256: abc\n')).toThrow(
+      'producers.0.sentry_key_sha256: must match pattern "^[0-9a-f]{64}$"',
+    );
+    expect(() => parseProducers(entry('    projects:\n      checkout: checkout\n'))).toThrow(
+      'producers.0.projects.checkout: is not an allowed property',
+    );
+    expect(() => parseProducers(entry('    projects: {}\n'))).toThrow(
+      'producers.0.projects: must NOT have fewer than 1 properties',
+    );
+    expect(() => parseProducers(entry('    projects:\n      "42": ""\n'))).toThrow(
+      'producers.0.projects.42: must NOT have fewer than 1 characters',
+    );
+    expect(() => parseProducers(entry(`    bearer_sha256: ${sha('t')}\n`))).toThrow(
+      'producers.0: needs exactly one of bearer_sha256, hmac_secret_env, sentry_key_sha256 (has 2)',
+    );
+    expect(() => parseProducers(entry(`  - name: t\n    sentry_key_sha256: ${sha('k')}\n`))).toThrow(
+      'producers.1.sentry_key_sha256: the same Sentry key as s',
+    );
+  });
+
   it('ship an example file that loads', () => {
     const example = readFileSync(fileURLToPath(new URL('../../producers.example.yaml', import.meta.url)), 'utf8');
     expect(parseProducers(example, {}).list.map((p) => p.name)).toEqual(['local-dev']);

@@ -4,50 +4,53 @@ import { Type, type Static } from '@sinclair/typebox';
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { parse as parseYaml } from 'yaml';
 
-export const ProducersFile = Type.Object(
+const ProducerName = Type.String({ pattern: '^[a-z0-9][a-z0-9._-]{0,63}$' });
+
+const BearerProducer = Type.Object(
   {
-    producers: Type.Array(
-      Type.Union([
-        Type.Object(
-          {
-            name: Type.String({ pattern: '^[a-z0-9][a-z0-9._-]{0,63}$' }),
-            bearer_sha256: Type.String({ pattern: '^[0-9a-f]{64}$', description: 'sha256 (hex) of the bearer token' }),
-            service: Type.Optional(Type.String({ maxLength: 128, description: 'default service for its events' })),
-          },
-          { additionalProperties: false },
-        ),
-        Type.Object(
-          {
-            name: Type.String({ pattern: '^[a-z0-9][a-z0-9._-]{0,63}$' }),
-            hmac_secret_env: Type.String({
-              pattern: '^[A-Z_][A-Z0-9_]*$',
-              description: 'the environment variable holding the HMAC-SHA256 key',
-            }),
-            service: Type.Optional(Type.String({ maxLength: 128 })),
-          },
-          { additionalProperties: false },
-        ),
-        Type.Object(
-          {
-            name: Type.String({ pattern: '^[a-z0-9][a-z0-9._-]{0,63}$' }),
-            sentry_key_sha256: Type.String({
-              pattern: '^[0-9a-f]{64}$',
-              description: "sha256 (hex) of the DSN's public key: the SDKs' DSN is http://<key>@<host>/<project>",
-            }),
-            projects: Type.Optional(
-              Type.Record(Type.String({ pattern: '^[0-9]{1,20}$' }), Type.String({ minLength: 1, maxLength: 128 }), {
-                description: 'the Sentry project ids this key may send for, each with the service its events count for',
-                maxProperties: 1_000,
-              }),
-            ),
-            service: Type.Optional(Type.String({ maxLength: 128 })),
-          },
-          { additionalProperties: false },
-        ),
-      ]),
-      { maxItems: 1_000 },
-    ),
+    name: ProducerName,
+    bearer_sha256: Type.String({ pattern: '^[0-9a-f]{64}$', description: 'sha256 (hex) of the bearer token' }),
+    service: Type.Optional(Type.String({ maxLength: 128, description: 'default service for its events' })),
   },
+  { additionalProperties: false },
+);
+
+const HmacProducer = Type.Object(
+  {
+    name: ProducerName,
+    hmac_secret_env: Type.String({
+      pattern: '^[A-Z_][A-Z0-9_]*$',
+      description: 'the environment variable holding the HMAC-SHA256 key',
+    }),
+    service: Type.Optional(Type.String({ maxLength: 128 })),
+  },
+  { additionalProperties: false },
+);
+
+const SentryProducer = Type.Object(
+  {
+    name: ProducerName,
+    sentry_key_sha256: Type.String({
+      pattern: '^[0-9a-f]{64}$',
+      description: "sha256 (hex) of the DSN's public key: the SDKs' DSN is http://<key>@<host>/<project>",
+    }),
+    projects: Type.Optional(
+      Type.Record(Type.String({ pattern: '^[0-9]{1,20}$' }), Type.String({ minLength: 1, maxLength: 128 }), {
+        description:
+          'the Sentry project ids (digits) this key may send for, each with the service its events count for; ' +
+          'omitted: any project, for `service`',
+        additionalProperties: false,
+        minProperties: 1,
+        maxProperties: 1_000,
+      }),
+    ),
+    service: Type.Optional(Type.String({ maxLength: 128 })),
+  },
+  { additionalProperties: false },
+);
+
+export const ProducersFile = Type.Object(
+  { producers: Type.Array(Type.Union([BearerProducer, HmacProducer, SentryProducer]), { maxItems: 1_000 }) },
   { additionalProperties: false },
 );
 export type ProducersFile = Static<typeof ProducersFile>;
@@ -77,17 +80,57 @@ export const NO_PRODUCERS: Producers = {
   byName: new Map(),
 };
 
+/** Each kind of producer is known by its credential field. */
+const KINDS = [
+  ['bearer_sha256', BearerProducer],
+  ['hmac_secret_env', HmacProducer],
+  ['sentry_key_sha256', SentryProducer],
+] as const;
+
+/**
+ * The errors of a file that fails, entry by entry against the schema of the kind each entry names (the union's
+ * own errors list every kind's complaints); undefined when the file is not a list of entries.
+ */
+function entryErrors(raw: unknown): { path: string; message: string }[] | undefined {
+  const entries = (raw as { producers?: unknown } | null)?.producers;
+  if (!Array.isArray(entries)) return undefined;
+  const errors = entries.flatMap((entry: unknown, i) => {
+    if (entry === null || typeof entry !== 'object') return [{ path: `producers.${i}`, message: 'must be an object' }];
+    const kinds = KINDS.filter(([key]) => key in entry);
+    if (kinds.length !== 1)
+      return [
+        {
+          path: `producers.${i}`,
+          message: `needs exactly one of ${KINDS.map(([key]) => key).join(', ')} (has ${kinds.length})`,
+        },
+      ];
+    const checked = validateSchema(kinds[0]![1], entry);
+    return checked.ok
+      ? []
+      : checked.errors.map((e) => ({ path: [`producers.${i}`, e.path].filter(Boolean).join('.'), message: e.message }));
+  });
+  return errors.length > 0 ? errors : undefined;
+}
+
 const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
 
 /** Parse and validate a producers file; HMAC keys are read from the environment now. */
 export function parseProducers(text: string, env: NodeJS.ProcessEnv = process.env): Producers {
-  const file = validateSchema<ProducersFile>(ProducersFile, parseYaml(text));
-  if (!file.ok) throw new Error(file.errors.map((e) => `${e.path || '(root)'}: ${e.message}`).join('; '));
+  const raw: unknown = parseYaml(text);
+  const file = validateSchema<ProducersFile>(ProducersFile, raw);
+  if (!file.ok)
+    throw new Error((entryErrors(raw) ?? file.errors).map((e) => `${e.path || '(root)'}: ${e.message}`).join('; '));
   const list: Producer[] = [];
   const names = new Set<string>();
+  const sentryKeys = new Map<string, string>();
   for (const [i, p] of file.value.producers.entries()) {
     if (names.has(p.name)) throw new Error(`producers.${i}.name: "${p.name}" is listed twice`);
     names.add(p.name);
+    if ('sentry_key_sha256' in p) {
+      const other = sentryKeys.get(p.sentry_key_sha256);
+      if (other) throw new Error(`producers.${i}.sentry_key_sha256: the same Sentry key as ${other}`);
+      sentryKeys.set(p.sentry_key_sha256, p.name);
+    }
     if ('bearer_sha256' in p) {
       list.push({
         name: p.name,
