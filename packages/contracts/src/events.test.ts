@@ -70,6 +70,13 @@ const specificCases: Record<EventSubject, Case[]> = {
     withValue('storm', 'yes', 'with storm "yes"', 'must be boolean'),
     withValue('security_flags', Array(33).fill('secret'), 'with 33 security flags', 'must NOT have more than 32 items'),
   ],
+  'alert.resolved': [
+    withValue('firing', -1, 'with -1 alerts firing', 'must be >= 0'),
+    withValue('members', 0, 'with no members', 'must be >= 1'),
+    withValue('ends_at', 'now', 'with ends_at "now"', 'must match format "date-time"'),
+    withValue('group_key', 'k'.repeat(1025), 'with an oversized group key', tooLong(1024)),
+    without('alert_fingerprint'),
+  ],
   'security.finding': [
     withValue('category', 'password', 'with category password', oneOf(['secret', 'injection'])),
     withValue('location', 'x'.repeat(257), 'with an oversized location', tooLong(256)),
@@ -93,7 +100,8 @@ const specificCases: Record<EventSubject, Case[]> = {
   'incident.resolved': [
     withValue('status', 'escalated', 'with status escalated', 'must be "resolved"'),
     withValue('confidence', 1.5, 'with confidence 1.5', 'must be <= 1'),
-    without('contract_id'),
+    without('confidence'),
+    withValue('resolved_by', 'operator', 'resolved by an operator', oneOf(['contract', 'source'])),
   ],
   'incident.escalated': [
     withValue(
@@ -208,6 +216,7 @@ describe('event contracts', () => {
         'error.reported',
         'error.captured',
         'security.finding',
+        'alert.resolved',
         'incident.opened',
         'incident.updated',
         'incident.resolved',

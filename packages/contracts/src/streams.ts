@@ -33,8 +33,8 @@ export const streams: readonly StreamDefinition[] = [
   },
   {
     name: 'GRACE_ERRORS',
-    description: 'Captured (redacted, deduplicated) errors and security findings',
-    subjects: ['error.captured', 'security.>'],
+    description: 'Captured (redacted, deduplicated) errors, resolved alerts and security findings',
+    subjects: ['error.captured', 'alert.>', 'security.>'],
     maxAgeMs: 3 * DAY,
     duplicateWindowMs: DUPLICATE_WINDOW_MS,
     maxMsgSize: MAX_MSG_SIZE,

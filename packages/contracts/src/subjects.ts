@@ -1,6 +1,7 @@
 // The typed map of every event subject to its data schema: the one source for names, schemas and types.
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { cloudEvent, EnvelopeAttributes } from './envelope.js';
+import { AlertResolved } from './events/alerts.js';
 import { ErrorCaptured, ErrorReported, SecurityFinding } from './events/errors.js';
 import { ActionDenied, ActionExecuted, ActionRequested } from './events/actions.js';
 import {
@@ -32,6 +33,11 @@ export const events = {
     description: 'A secret or an injection attempt found in a payload (what and where; never the secret).',
     data: SecurityFinding,
   },
+  'alert.resolved': {
+    description:
+      'An Alertmanager alert of a group stopped firing (trigger-mesh, once per alert and firing); says how many of the group still fire.',
+    data: AlertResolved,
+  },
   'incident.opened': {
     description: 'The sentinel opened an incident for a fingerprint and environment on its first capture.',
     data: IncidentOpened,
@@ -41,7 +47,7 @@ export const events = {
     data: IncidentUpdated,
   },
   'incident.resolved': {
-    description: 'A verified contract resolved the incident.',
+    description: 'A verified contract resolved the incident, or its source did (every alert of its group resolved).',
     data: IncidentResolved,
   },
   'incident.escalated': {

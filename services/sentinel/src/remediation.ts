@@ -389,3 +389,42 @@ export async function rollbackOverdue(step: Step, deps: LifecycleDeps, actionId:
     );
   await save(step, draft);
 }
+
+/**
+ * Record on the incident's timeline something its source said that changes no status (e.g. one alert of its group
+ * resolved): an entry from its status to the same status.
+ */
+export function noteOnTimeline(step: Step, draft: Draft, reason: string): void {
+  const status = draft.row.status;
+  draft.set({
+    timeline: [
+      ...draft.row.timeline,
+      { status, previous_status: status, reason: bounded(reason), at: step.now.toISOString() },
+    ],
+  });
+}
+
+/**
+ * The source of an open incident says it is over (every alert of its group resolved): resolve it with the reason
+ * `source resolved`, unless an action is running on it (its attempt is pending, or waits for its rollback: the
+ * verdict decides then). Emits incident.resolved with resolved_by `source`; false when nothing changed.
+ */
+export function resolveAtSource(step: Step, deps: LifecycleDeps, draft: Draft, why: string): boolean {
+  if (isClosed(draft.row.status) || draft.current?.outcome === 'pending' || draft.row.awaiting_rollback_since)
+    return false;
+  const previous = transition(step, draft, 'resolved', `source resolved: ${why}`);
+  const resolved: EventData<'incident.resolved'> = {
+    ...incidentData(draft.row),
+    status: 'resolved',
+    previous_status: previous,
+    resolved_by: 'source',
+    confidence: 1,
+  };
+  const id = draft.row.id;
+  draft.later((s) => {
+    s.emit('incident.resolved', resolved);
+    s.afterCommit(() => deps.metrics.resolved.inc());
+    s.log.info({ incident_id: id, reason: why }, 'incident resolved by its source');
+  });
+  return true;
+}

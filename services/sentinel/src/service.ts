@@ -5,6 +5,7 @@ import { parseCatalog } from './domain/catalog.js';
 import { createRng, randomRng } from './domain/thompson.js';
 import { triageError } from './handlers/error-captured.js';
 import { onDenied, onExecuted, onRolledBack, onStats, onVerified } from './handlers/outcomes.js';
+import { onAlertResolved } from './handlers/source-resolved.js';
 import { createMetrics } from './metrics.js';
 import { migrations } from './migrations/index.js';
 import { incidentQuery, incidentsQuery, muteQuery, planQuery, playbooksQuery } from './queries.js';
@@ -53,6 +54,7 @@ export const sentinel: ServiceDefinition<Database, typeof config> = {
         'contract.rolled_back': onRolledBack(deps),
         'action.denied': onDenied(deps),
         'playbook.stats.updated': onStats(),
+        'alert.resolved': onAlertResolved(deps),
       }),
       queries: {
         'sentinel.query.incidents': incidentsQuery(db),

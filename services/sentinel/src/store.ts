@@ -355,3 +355,17 @@ export async function lockFingerprint(
   const mute = rows[0]?.mute;
   return mute ? { ...mute, until: new Date(mute.until) } : undefined;
 }
+
+/** The open incident of a fingerprint and environment, else its latest closed one, locked; undefined if none. */
+export async function lockIncidentOfSource(db: Transaction<Database>, fingerprint: string, environment: string) {
+  return db
+    .selectFrom('incidents')
+    .selectAll()
+    .where('fingerprint', '=', fingerprint)
+    .where('environment', '=', environment)
+    .orderBy(sql`status not in (${sql.join(CLOSED.map((status) => sql.lit(status)))})`, 'desc')
+    .orderBy('opened_at', 'desc')
+    .limit(1)
+    .forUpdate()
+    .executeTakeFirst();
+}

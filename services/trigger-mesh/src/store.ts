@@ -1,5 +1,6 @@
 // trigger_mesh tables and every query trigger-mesh runs on them.
 import type { EventData } from '@grace/contracts';
+import { lockInTransaction } from '@grace/service-kit';
 import {
   sql,
   type ColumnType,
@@ -74,6 +75,7 @@ export interface Database {
     credential_sha256: string;
     updated_at: Generated<Date>;
   };
+  alert_members: AlertMembersTable;
   alert_resolutions: {
     id: Generated<string>;
     fingerprint: string;
@@ -84,6 +86,27 @@ export interface Database {
     producer: string;
     received_at: Generated<Date>;
   };
+}
+
+/** One alert (fingerprint + startsAt) of an Alertmanager group, as its last notification said (0003_alert_members). */
+export interface AlertMembersTable {
+  producer: string;
+  group_hash: string;
+  group_key: string;
+  alert_fingerprint: string;
+  starts_at: Timestamp;
+  fingerprint: string;
+  environment: string;
+  service: string;
+  alertname: string;
+  labels: ColumnType<Record<string, string>, string, string>;
+  status: 'firing' | 'resolved';
+  firings: number;
+  notifications: number;
+  first_notified_at: Generated<Date>;
+  last_notified_at: Timestamp;
+  ends_at: Timestamp | null;
+  resolved_at: Timestamp | null;
 }
 
 export type Capture = Selectable<CapturesTable>;
@@ -316,31 +339,93 @@ export async function syncProducers(
   });
 }
 
-export async function recordResolvedAlerts(
-  db: Db,
+/** What trigger-mesh knows of one alert of a group: its status and how often it fired and was notified. */
+export interface KnownAlert {
+  status: 'firing' | 'resolved';
+  firings: number;
+  notifications: number;
+}
+
+/** `alert fingerprint` + NUL + `startsAt` (ISO): one alert firing. */
+export const alertKey = (alertFingerprint: string, startsAt: string) => `${alertFingerprint}\u0000${startsAt}`;
+
+/**
+ * Take the lock of an alert group (its notifications are handled one at a time, across replicas) and read the
+ * alerts of the group named by `keys`, by alertKey.
+ */
+export async function lockAlertGroup(
+  trx: Transaction<Database>,
   producer: string,
-  alerts: {
-    fingerprint: string;
-    alertname: string;
-    labels: Record<string, string>;
-    starts_at: string;
-    ends_at: string;
-  }[],
-): Promise<void> {
-  if (alerts.length === 0) return;
-  await db
-    .insertInto('alert_resolutions')
-    .values(
-      alerts.map((a) => ({
-        fingerprint: a.fingerprint,
-        alertname: a.alertname,
-        labels: JSON.stringify(a.labels),
-        starts_at: a.starts_at || null,
-        ends_at: a.ends_at || null,
-        producer,
-      })),
+  groupHash: string,
+  keys: readonly { alertFingerprint: string; startsAt: string }[],
+): Promise<Map<string, KnownAlert>> {
+  await lockInTransaction(trx, `alert-group:${producer}:${groupHash}`);
+  const known = new Map<string, KnownAlert>();
+  if (keys.length === 0) return known;
+  const rows = await trx
+    .selectFrom('alert_members')
+    .select(['alert_fingerprint', 'starts_at', 'status', 'firings', 'notifications'])
+    .where('producer', '=', producer)
+    .where('group_hash', '=', groupHash)
+    .where(
+      sql<boolean>`(alert_fingerprint, starts_at) in (select * from unnest(${keys.map((k) => k.alertFingerprint)}::text[], ${keys.map((k) => k.startsAt)}::timestamptz[]))`,
     )
     .execute();
+  for (const r of rows)
+    known.set(alertKey(r.alert_fingerprint, new Date(r.starts_at).toISOString()), {
+      status: r.status,
+      firings: r.firings,
+      notifications: r.notifications,
+    });
+  return known;
+}
+
+export type AlertMember = Insertable<AlertMembersTable>;
+
+/** Write the alerts of a notification as they are now (the caller holds the group's lock and read them). */
+export async function saveAlertMembers(trx: Transaction<Database>, members: readonly AlertMember[]): Promise<void> {
+  // 17 columns a row: 2,000 rows keep a statement under Postgres's 65,535 parameters.
+  for (let i = 0; i < members.length; i += 2_000) {
+    await trx
+      .insertInto('alert_members')
+      .values(members.slice(i, i + 2_000))
+      .onConflict((oc) =>
+        oc.columns(['producer', 'group_hash', 'alert_fingerprint', 'starts_at']).doUpdateSet({
+          fingerprint: (eb) => eb.ref('excluded.fingerprint'),
+          environment: (eb) => eb.ref('excluded.environment'),
+          service: (eb) => eb.ref('excluded.service'),
+          alertname: (eb) => eb.ref('excluded.alertname'),
+          labels: (eb) => eb.ref('excluded.labels'),
+          status: (eb) => eb.ref('excluded.status'),
+          firings: (eb) => eb.ref('excluded.firings'),
+          notifications: (eb) => eb.ref('excluded.notifications'),
+          last_notified_at: (eb) => eb.ref('excluded.last_notified_at'),
+          ends_at: (eb) => eb.ref('excluded.ends_at'),
+          resolved_at: (eb) => eb.ref('excluded.resolved_at'),
+        }),
+      )
+      .execute();
+  }
+}
+
+/** Per environment, the alerts of a group trigger-mesh knows of and those of them firing. */
+export async function alertGroupCounts(
+  trx: Transaction<Database>,
+  producer: string,
+  groupHash: string,
+): Promise<Map<string, { members: number; firing: number }>> {
+  const rows = await trx
+    .selectFrom('alert_members')
+    .select((eb) => [
+      'environment',
+      eb.fn.countAll<string>().as('members'),
+      sql<string>`count(*) filter (where status = 'firing')`.as('firing'),
+    ])
+    .where('producer', '=', producer)
+    .where('group_hash', '=', groupHash)
+    .groupBy('environment')
+    .execute();
+  return new Map(rows.map((r) => [r.environment, { members: Number(r.members), firing: Number(r.firing) }]));
 }
 
 export interface CaptureFilter {

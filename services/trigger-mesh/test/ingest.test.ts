@@ -189,24 +189,31 @@ describe('trigger-mesh HTTP ingest', () => {
     expect(captured.data.kind).toBe(outer.type);
   });
 
-  it('maps an Alertmanager v4 webhook: one error per firing alert, resolved alerts recorded', async () => {
+  it('maps an Alertmanager v4 webhook: one error per firing alert, all of the group under one fingerprint', async () => {
     const payload = JSON.parse(readFileSync(join(samples, 'alertmanager-v4.json'), 'utf8')) as {
       alerts: { status: string; labels: Record<string, string>; fingerprint: string }[];
     };
     const res = await post('/ingest/alertmanager', payload);
     expect(res.status).toBe(202);
-    const body = (await res.json()) as { accepted: number; resolved_recorded: number; event_ids: string[] };
+    const body = (await res.json()) as { accepted: number; resolved_unknown: number; event_ids: string[] };
     const firing = payload.alerts.filter((a) => a.status === 'firing');
     expect(body.accepted).toBe(firing.length);
-    expect(body.resolved_recorded).toBe(payload.alerts.length - firing.length);
+    // Resolved alerts this trigger-mesh never saw firing announce nothing.
+    expect(body.resolved_unknown).toBe(payload.alerts.length - firing.length);
     const stored = (await reportedEvents()).filter((e) => body.event_ids.includes(e.id));
     expect(stored.map((e) => e.data.kind).sort()).toEqual(firing.map((a) => a.labels.alertname).sort());
-    expect(stored.map((e) => e.data.fingerprint).sort()).toEqual(
-      firing.map((a) => `alertmanager:${a.fingerprint}`).sort(),
+    expect(new Set(stored.map((e) => e.data.fingerprint)).size).toBe(1);
+    expect(stored[0]!.data.fingerprint).toMatch(/^alertmanager-group:[0-9a-f]{32}$/);
+    expect(stored.map((e) => e.data.attributes?.alert_fingerprint).sort()).toEqual(
+      firing.map((a) => a.fingerprint).sort(),
     );
-    for (const id of body.event_ids) await capturedFor(id);
-    const { rows } = await sandbox.pool.query(`select alertname, producer from "${sandbox.schema}".alert_resolutions`);
-    expect(rows).toHaveLength(payload.alerts.length - firing.length);
+    // One capture for the group: whichever report came first opens it, the others count in it.
+    const ids = new Set(stored.map((e) => e.id));
+    await waitFor('the capture of the group', async () =>
+      (await readStream(sandbox, 'GRACE_ERRORS'))
+        .map((m) => m.data as GraceEvent<'error.captured'>)
+        .find((e) => e.type === 'error.captured' && ids.has(e.data.reported_event_id)),
+    );
     const bad = await post('/ingest/alertmanager', { version: '4', alerts: 'none' });
     expect(bad.status).toBe(400);
   });

@@ -8,7 +8,15 @@ import { runNatsCheck, type NatsRequest } from './checks/nats-check.js';
 import { evaluateStateCheck } from './checks/state-check.js';
 import { deviationOf, learnBaseline } from './domain/baselines.js';
 import { decideVerdict, type BaselineDeviation, type Decision } from './domain/verdict.js';
-import { baselinesFor, errorsBetween, type BaselineKey, type Database, type Executed, type Verified } from './store.js';
+import {
+  baselinesFor,
+  errorsBetween,
+  resolutionsBetween,
+  type BaselineKey,
+  type Database,
+  type Executed,
+  type Verified,
+} from './store.js';
 
 type Check = schemas.Check;
 type CheckResult = schemas.CheckResult;
@@ -70,13 +78,30 @@ async function runCheck(
       };
       const started = new Date(executed.started_at).getTime();
       const finished = new Date(executed.finished_at).getTime();
-      const [before, after] = await Promise.all([
+      const [before, after, resolved] = await Promise.all([
         errorsBetween(deps.db, scope, new Date(started - check.window_ms), new Date(started)),
         errorsBetween(deps.db, scope, new Date(finished), new Date(finished + check.window_ms)),
+        resolutionsBetween(deps.db, scope, new Date(started), new Date(finished + check.window_ms)),
       ]);
-      return evaluateErrorRate(check, { before, after }, executed.expected_effect.error_rate_ceiling);
+      return withResolutions(
+        evaluateErrorRate(check, { before, after }, executed.expected_effect.error_rate_ceiling),
+        resolved,
+      );
     }
   }
+}
+
+/**
+ * Alerts of the scope its source reported resolved since the action started: a positive observation, recorded in
+ * what the check observed (`alerts_resolved`) and its reason; the check's status stays that of its counts.
+ */
+function withResolutions(result: CheckResult, resolved: number): CheckResult {
+  if (resolved === 0 || result.status === 'error') return result;
+  return {
+    ...result,
+    reason: `${result.reason}; ${resolved} alert${resolved === 1 ? '' : 's'} resolved at the source`.slice(0, 2048),
+    observed: { ...result.observed, alerts_resolved: resolved },
+  };
 }
 
 /** The values of a run its baselines learn from: latency of http checks, errors per minute after the action. */

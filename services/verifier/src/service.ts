@@ -14,6 +14,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { config } from './config.js';
 import { queueJudgement } from './handlers/action-executed.js';
+import { recordResolution } from './handlers/alert-resolved.js';
 import { countErrors, countErrorsBatch } from './handlers/error-captured.js';
 import { judge, learnFrom, type JudgeSettings } from './judge.js';
 import { createMetrics } from './metrics.js';
@@ -128,6 +129,7 @@ export const verifier: ServiceDefinition<Database, typeof config> = {
           batch: 32,
           concurrency: 32,
         }),
+        consumer<Database, 'alert.resolved'>({ subject: 'alert.resolved', handler: recordResolution, batch: 32 }),
       ],
       queries: {
         'verifier.query.verification': verificationQuery(db),

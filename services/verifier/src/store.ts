@@ -2,7 +2,15 @@
 // count of captured errors per second with each fingerprint's dedupe-window position.
 import { type Timestamp, type DbHandle } from '@grace/service-kit';
 import type { EventData } from '@grace/contracts';
-import { sql, type ColumnType, type InsertObject, type Kysely, type Selectable, type Transaction } from 'kysely';
+import {
+  sql,
+  type ColumnType,
+  type InsertObject,
+  type Insertable,
+  type Kysely,
+  type Selectable,
+  type Transaction,
+} from 'kysely';
 import type { BaselineState } from './domain/baselines.js';
 
 type NullableTimestamp = ColumnType<Date | null, Date | string | null, Date | string | null>;
@@ -47,10 +55,22 @@ export interface CapturesTable {
   last_seen: Timestamp;
 }
 
+/** An alert its source reported resolved (0002_source_resolutions). */
+export interface SourceResolutionsTable {
+  service: string;
+  environment: string;
+  fingerprint: string;
+  alert_fingerprint: string;
+  starts_at: Timestamp;
+  ends_at: Timestamp;
+  received_at: ColumnType<Date, never, never>;
+}
+
 export interface Database {
   verifications: VerificationsTable;
   baselines: BaselinesTable;
   captures: CapturesTable;
+  source_resolutions: SourceResolutionsTable;
 }
 
 export type VerificationRow = Selectable<VerificationsTable>;
@@ -249,4 +269,36 @@ export async function errorsBetween(
 
 export async function pruneCaptures(db: Kysely<Database>, olderThan: Date): Promise<void> {
   await db.deleteFrom('captures').where('first_seen', '<', olderThan).execute();
+  await db.deleteFrom('source_resolutions').where('ends_at', '<', olderThan).execute();
+}
+
+/** Keep alerts reported resolved; the same resolution twice is stored once. */
+export async function recordResolutions(
+  trx: Transaction<Database>,
+  rows: readonly Omit<Insertable<SourceResolutionsTable>, 'received_at'>[],
+): Promise<void> {
+  if (rows.length === 0) return;
+  await trx
+    .insertInto('source_resolutions')
+    .values([...rows])
+    .onConflict((oc) => oc.columns(['fingerprint', 'environment', 'alert_fingerprint', 'starts_at']).doNothing())
+    .execute();
+}
+
+/** Alerts of a service (or of one fingerprint) its source reported resolved in [from, to). */
+export async function resolutionsBetween(
+  db: Db,
+  scope: { service: string; environment: string; fingerprint?: string },
+  from: Date,
+  to: Date,
+): Promise<number> {
+  let q = db
+    .selectFrom('source_resolutions')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('service', '=', scope.service)
+    .where('environment', '=', scope.environment)
+    .where('ends_at', '>=', from)
+    .where('ends_at', '<', to);
+  if (scope.fingerprint) q = q.where('fingerprint', '=', scope.fingerprint);
+  return Number((await q.executeTakeFirst())?.n ?? 0);
 }

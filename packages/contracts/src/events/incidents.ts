@@ -143,12 +143,19 @@ export const IncidentResolved = Type.Object(
     ...incidentProperties,
     status: Type.Literal('resolved'),
     previous_status: IncidentStatus,
-    playbook: PlaybookName,
-    action_id: Id,
-    contract_id: Id,
+    resolved_by: Type.Optional(
+      Type.Union([Type.Literal('contract'), Type.Literal('source')], {
+        description:
+          'contract (when absent): a verified contract, named by playbook, action_id and contract_id; source: the ' +
+          'source reported it over (every alert of its group resolved) while no action ran, and confidence is 1',
+      }),
+    ),
+    playbook: Type.Optional(PlaybookName),
+    action_id: Type.Optional(Id),
+    contract_id: Type.Optional(Id),
     confidence: Confidence,
   },
-  { additionalProperties: false, description: 'a verified contract resolved it' },
+  { additionalProperties: false, description: 'a verified contract resolved it, or its source did' },
 );
 
 export const IncidentEscalated = Type.Object(

@@ -39,92 +39,100 @@ function alert(labels: Record<string, string>, annotations: Record<string, strin
 
 /** The single report of one firing alert. */
 function reportOf(firing: Alert) {
-  const [report] = mapAlertmanager(webhook(firing)).reports;
-  if (!report) throw new Error('no report');
-  return report;
+  const [mapped] = mapAlertmanager(webhook(firing)).alerts;
+  if (!mapped) throw new Error('no report');
+  return mapped.report;
 }
+
+const GROUP_FINGERPRINT = /^alertmanager-group:[0-9a-f]{32}$/;
 
 describe('the sample webhook (test/samples/alertmanager-v4.json)', () => {
   it('is a valid version 4 payload', () => {
     expect(validateSchema(AlertmanagerWebhook, sample)).toEqual({ ok: true, value: sample });
   });
 
-  it('maps its two firing alerts to two reports and its resolved alert to one resolution', () => {
-    const mapping = mapAlertmanager(sample as AlertmanagerWebhookType);
-    expect(mapping.reports).toEqual([
-      {
-        service: 'checkout',
-        environment: 'production',
-        kind: 'CheckoutHighErrorRate',
-        message:
-          'Checkout is failing for 5.2% of requests\n' +
-          '5.2% of POST /api/checkout requests failed with a 5xx status over the last 5 minutes (threshold 2%).',
-        severity: 'critical',
-        occurred_at: '2024-05-14T09:31:12.482Z',
-        fingerprint: 'alertmanager:3f8a1c9d2b7e4a60',
-        origin: 'alertmanager',
-        attributes: {
-          receiver: 'grace-trigger-mesh',
-          generator_url:
-            'http://prometheus-k8s-0:9090/graph?g0.expr=sum+by+%28service%2C+route%29+%28rate%28http_requests_total%7Bstatus%3D~%225..%22%7D%5B5m%5D%29%29+%2F+sum+by+%28service%2C+route%29+%28rate%28http_requests_total%5B5m%5D%29%29+%3E+0.02&g0.tab=1',
-          'label.alertname': 'CheckoutHighErrorRate',
-          'label.cluster': 'eu-west-1-prod',
-          'label.environment': 'production',
-          'label.namespace': 'shop',
-          'label.prometheus': 'monitoring/k8s',
-          'label.route': '/api/checkout',
-          'label.service': 'checkout',
-          'label.severity': 'page',
-          'label.team': 'payments',
-          'annotation.runbook_url': 'https://runbooks.example.com/checkout/high-error-rate',
-        },
-      },
-      {
-        service: 'orders-db',
-        environment: 'production',
-        kind: 'PostgresTooManyConnections',
-        message: 'orders-db is close to its connection limit\norders-db uses 92% of max_connections (184 of 200).',
-        severity: 'warning',
-        occurred_at: '2024-05-14T09:28:45.100Z',
-        fingerprint: 'alertmanager:b1d07e55c2a94f18',
-        host: '10.42.3.17:9187',
-        origin: 'alertmanager',
-        attributes: {
-          receiver: 'grace-trigger-mesh',
-          generator_url:
-            'http://prometheus-k8s-0:9090/graph?g0.expr=sum+by+%28instance%29+%28pg_stat_activity_count%29+%2F+on+%28instance%29+pg_settings_max_connections+%3E+0.9&g0.tab=1',
-          'label.alertname': 'PostgresTooManyConnections',
-          'label.app': 'orders-db',
-          'label.cluster': 'eu-west-1-prod',
-          'label.environment': 'production',
-          'label.instance': '10.42.3.17:9187',
-          'label.job': 'postgres-exporter',
-          'label.namespace': 'shop',
-          'label.prometheus': 'monitoring/k8s',
-          'label.severity': 'warning',
-        },
-      },
+  it('maps its alerts to reports that share the group fingerprint, each keeping its own fingerprint', () => {
+    const mapping = mapAlertmanager(sample as AlertmanagerWebhookType, 'alertmanager');
+    expect(mapping.groupFingerprint).toMatch(GROUP_FINGERPRINT);
+    expect(mapping.alerts.map((a) => [a.index, a.status, a.alertFingerprint, a.alertname])).toEqual([
+      [0, 'firing', '3f8a1c9d2b7e4a60', 'CheckoutHighErrorRate'],
+      [1, 'firing', 'b1d07e55c2a94f18', 'PostgresTooManyConnections'],
+      [2, 'resolved', '7c2e9a04d6f1b385', 'KubePodCrashLooping'],
     ]);
-    expect(mapping.resolved).toEqual([
-      {
-        fingerprint: 'alertmanager:7c2e9a04d6f1b385',
+    expect(mapping.alerts[0]!.report).toEqual({
+      service: 'checkout',
+      environment: 'production',
+      kind: 'CheckoutHighErrorRate',
+      message:
+        'Checkout is failing for 5.2% of requests\n' +
+        '5.2% of POST /api/checkout requests failed with a 5xx status over the last 5 minutes (threshold 2%).',
+      severity: 'critical',
+      occurred_at: '2024-05-14T09:31:12.482Z',
+      fingerprint: mapping.groupFingerprint,
+      origin: 'alertmanager',
+      attributes: {
+        alert_fingerprint: '3f8a1c9d2b7e4a60',
+        alert_group_key: (sample as AlertmanagerWebhookType).groupKey,
+        receiver: 'grace-trigger-mesh',
+        generator_url:
+          'http://prometheus-k8s-0:9090/graph?g0.expr=sum+by+%28service%2C+route%29+%28rate%28http_requests_total%7Bstatus%3D~%225..%22%7D%5B5m%5D%29%29+%2F+sum+by+%28service%2C+route%29+%28rate%28http_requests_total%5B5m%5D%29%29+%3E+0.02&g0.tab=1',
+        'label.alertname': 'CheckoutHighErrorRate',
+        'label.cluster': 'eu-west-1-prod',
+        'label.environment': 'production',
+        'label.namespace': 'shop',
+        'label.prometheus': 'monitoring/k8s',
+        'label.route': '/api/checkout',
+        'label.service': 'checkout',
+        'label.severity': 'page',
+        'label.team': 'payments',
+        'annotation.runbook_url': 'https://runbooks.example.com/checkout/high-error-rate',
+      },
+    });
+    expect(mapping.alerts[1]!.report).toMatchObject({
+      service: 'orders-db',
+      environment: 'production',
+      kind: 'PostgresTooManyConnections',
+      severity: 'warning',
+      occurred_at: '2024-05-14T09:28:45.100Z',
+      fingerprint: mapping.groupFingerprint,
+      host: '10.42.3.17:9187',
+    });
+    expect(mapping.alerts[2]).toMatchObject({
+      status: 'resolved',
+      labels: {
         alertname: 'KubePodCrashLooping',
-        labels: {
-          alertname: 'KubePodCrashLooping',
-          cluster: 'eu-west-1-prod',
-          container: 'payments',
-          environment: 'production',
-          job: 'kube-state-metrics',
-          namespace: 'shop',
-          pod: 'payments-6c9f7b8d54-q2x7k',
-          prometheus: 'monitoring/k8s',
-          severity: 'warning',
-        },
-        starts_at: '2024-05-14T09:12:03.500Z',
-        ends_at: '2024-05-14T09:34:33.500Z',
+        cluster: 'eu-west-1-prod',
+        container: 'payments',
+        environment: 'production',
+        job: 'kube-state-metrics',
+        namespace: 'shop',
+        pod: 'payments-6c9f7b8d54-q2x7k',
+        prometheus: 'monitoring/k8s',
+        severity: 'warning',
       },
-    ]);
-    for (const report of mapping.reports) expect(validateData('error.reported', report).ok).toBe(true);
+      startsAt: '2024-05-14T09:12:03.500Z',
+      endsAt: '2024-05-14T09:34:33.500Z',
+      report: { service: 'kube-state-metrics', environment: 'production', fingerprint: mapping.groupFingerprint },
+    });
+    for (const { report } of mapping.alerts) expect(validateData('error.reported', report).ok).toBe(true);
+  });
+});
+
+describe('alert groups', () => {
+  it('gives one group one fingerprint, another group or another producer another', () => {
+    const one = mapAlertmanager(webhook(alert({ instance: 'a' }), alert({ instance: 'b' })), 'am');
+    expect(new Set(one.alerts.map((a) => a.report.fingerprint))).toEqual(new Set([one.groupFingerprint]));
+    const other = mapAlertmanager({ ...webhook(alert({})), groupKey: '{}:{alertname="Other"}' }, 'am');
+    expect(other.groupFingerprint).not.toBe(one.groupFingerprint);
+    expect(mapAlertmanager(webhook(alert({})), 'am-eu').groupFingerprint).not.toBe(one.groupFingerprint);
+    expect(mapAlertmanager(webhook(alert({})), 'am').groupFingerprint).toBe(one.groupFingerprint);
+  });
+
+  it('keeps the alert fingerprint and group key first among the attributes, even when labels overflow them', () => {
+    const labels = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`l${i}`, 'v']));
+    const attributes = reportOf(alert(labels)).attributes ?? {};
+    expect(attributes.alert_fingerprint).toBe('0123456789abcdef');
+    expect(attributes.alert_group_key).toBe('{}:{alertname="Test"}');
   });
 });
 
@@ -181,6 +189,8 @@ describe('mapping', () => {
     );
     expect(report.host).toBe('db-0');
     expect(report.attributes).toEqual({
+      alert_fingerprint: '0123456789abcdef',
+      alert_group_key: '{}:{alertname="Test"}',
       receiver: 'grace',
       'label.alertname': 'DiskFull',
       'label.pod': 'db-0',
@@ -199,28 +209,28 @@ describe('mapping', () => {
       labels: { severity: 'warning', instance: 'a', alertname: 'DiskFull' },
       endsAt: '2024-05-14T10:00:00Z',
     };
-    const mapping = mapAlertmanager(webhook(firing, reordered));
-    expect(mapping.reports[0]?.fingerprint).toMatch(/^alertmanager:[0-9a-f]{16}$/);
-    expect(mapping.resolved[0]?.fingerprint).toBe(mapping.reports[0]?.fingerprint);
-    expect(reportOf({ ...firing, labels: { alertname: 'DiskFull', instance: 'b' } }).fingerprint).not.toBe(
-      mapping.reports[0]?.fingerprint,
-    );
+    const [fired, resolved] = mapAlertmanager(webhook(firing, reordered)).alerts;
+    expect(fired?.alertFingerprint).toMatch(/^[0-9a-f]{16}$/);
+    expect(resolved?.alertFingerprint).toBe(fired?.alertFingerprint);
+    const other = mapAlertmanager(webhook({ ...firing, labels: { alertname: 'DiskFull', instance: 'b' } })).alerts[0];
+    expect(other?.alertFingerprint).not.toBe(fired?.alertFingerprint);
   });
 
-  it('reports nothing for a payload of resolved alerts, and records each of them', () => {
+  it('maps a resolved alert with its times and the report it made while firing', () => {
     const resolved: Alert = { ...alert({}), status: 'resolved', endsAt: '2024-05-14T09:30:00+02:00' };
-    expect(mapAlertmanager(webhook(resolved))).toEqual({
-      reports: [],
-      resolved: [
-        {
-          fingerprint: 'alertmanager:0123456789abcdef',
-          alertname: 'DiskFull',
-          labels: { alertname: 'DiskFull' },
-          starts_at: '2024-05-14T09:00:00.000Z',
-          ends_at: '2024-05-14T07:30:00.000Z',
-        },
-      ],
-    });
+    const mapping = mapAlertmanager(webhook(resolved));
+    expect(mapping.alerts).toEqual([
+      {
+        index: 0,
+        status: 'resolved',
+        alertFingerprint: '0123456789abcdef',
+        alertname: 'DiskFull',
+        labels: { alertname: 'DiskFull' },
+        startsAt: '2024-05-14T09:00:00.000Z',
+        endsAt: '2024-05-14T07:30:00.000Z',
+        report: expect.objectContaining({ fingerprint: mapping.groupFingerprint, kind: 'DiskFull' }),
+      },
+    ]);
   });
 });
 
@@ -230,10 +240,11 @@ describe('bounds of error.reported', () => {
     const report = reportOf(alert(labels));
     const attributes = report.attributes ?? {};
     expect(Object.keys(attributes)).toHaveLength(64);
-    // 102 in all: receiver, label.alertname, then the first 61 of the 100 labels are kept; 39 are left out.
-    expect(attributes['label.l060']).toBe('v');
-    expect(attributes['label.l061']).toBeUndefined();
-    expect(attributes.attributes_dropped).toBe(39);
+    // 104 in all: alert_fingerprint, alert_group_key, receiver, label.alertname, then the first 59 of the 100
+    // labels are kept; 41 are left out.
+    expect(attributes['label.l058']).toBe('v');
+    expect(attributes['label.l059']).toBeUndefined();
+    expect(attributes.attributes_dropped).toBe(41);
     expect(validateData('error.reported', report).ok).toBe(true);
   });
 
@@ -291,14 +302,16 @@ describe('the schema', () => {
     ]);
   });
 
-  it('refuses more than 1000 alerts and timestamps that are not RFC 3339', () => {
+  it('accepts a group of 1,000 alerts, refuses more than 10,000 and timestamps that are not RFC 3339', () => {
     const payload = valid();
-    payload.alerts[0]!.startsAt = 'yesterday';
-    payload.alerts = Array.from({ length: 1001 }, () => payload.alerts[0]!);
+    payload.alerts = Array.from({ length: 1000 }, () => payload.alerts[0]!);
+    expect(validateSchema(AlertmanagerWebhook, payload).ok).toBe(true);
+    payload.alerts[0] = { ...payload.alerts[0]!, startsAt: 'yesterday' };
+    payload.alerts = Array.from({ length: 10_001 }, (_, i) => payload.alerts[i % 1000]!);
     const checked = validateSchema(AlertmanagerWebhook, payload);
     expect(checked.ok ? [] : checked.errors).toContainEqual({
       path: 'alerts',
-      message: 'must NOT have more than 1000 items',
+      message: 'must NOT have more than 10000 items',
     });
     expect(checked.ok ? [] : checked.errors).toContainEqual({
       path: 'alerts.0.startsAt',

@@ -55,25 +55,40 @@ export const AlertmanagerWebhook = Type.Object({
   commonLabels: Type.Optional(LabelSet),
   commonAnnotations: Type.Optional(AnnotationSet),
   externalURL: Type.Optional(Type.String({ maxLength: 8192 })),
-  alerts: Type.Array(Alert, { maxItems: 1000 }),
+  // Alertmanager sends every alert of a group in one notification (unless the receiver sets max_alerts); the
+  // request's byte limit (INGEST_MAX_REQUEST_BYTES) bounds it first: 4 MiB hold ~7,000 alerts of ordinary size.
+  alerts: Type.Array(Alert, { maxItems: 10_000 }),
 });
 export type AlertmanagerWebhookType = Static<typeof AlertmanagerWebhook>;
 type AlertmanagerAlert = AlertmanagerWebhookType['alerts'][number];
 
-export interface ResolvedAlert {
-  /** The same fingerprint the alert's reports carried while it fired. */
-  fingerprint: string;
+/** One alert of a payload, mapped. */
+export interface MappedAlert {
+  /** Its place in the payload's `alerts`, from 0. */
+  index: number;
+  status: 'firing' | 'resolved';
+  /** Alertmanager's fingerprint of the alert (a hash of its sorted labels when it sends none). */
+  alertFingerprint: string;
   alertname: string;
+  startsAt: string;
+  /** 0001-01-01T00:00:00.000Z while it fires (as Alertmanager sends it). */
+  endsAt: string;
   labels: Record<string, string>;
-  starts_at: string;
-  ends_at: string;
+  /**
+   * Its error.reported: published when the alert starts firing; for a resolved alert, what it reported while it
+   * fired (its service, environment and the group's fingerprint name the incident it belongs to).
+   */
+  report: ErrorReported;
 }
 
 export interface AlertmanagerMapping {
-  /** One per firing alert. */
-  reports: ErrorReported[];
-  /** Resolved alerts close nothing: the service records them. */
-  resolved: ResolvedAlert[];
+  groupKey: string;
+  /**
+   * What every report of the group carries as its fingerprint: `alertmanager-group:` + a hash of the producer and
+   * the groupKey. One alert group is one capture, and one incident, per environment.
+   */
+  groupFingerprint: string;
+  alerts: MappedAlert[];
 }
 
 // The first label present names the service. Alerts computed from an exporter's metrics (kube-state-metrics,
@@ -99,32 +114,34 @@ const SEVERITY_BY_LABEL: Record<string, Severity> = {
   debug: 'debug',
 };
 
-/** Map a webhook payload: one error.reported per firing alert, and the resolved alerts. */
-export function mapAlertmanager(payload: AlertmanagerWebhookType): AlertmanagerMapping {
-  const mapping: AlertmanagerMapping = { reports: [], resolved: [] };
-  for (const alert of payload.alerts) {
+/**
+ * Map a webhook payload: each alert with the error.reported it stands for. The alerts of one group share the
+ * group's fingerprint; each keeps its own in the attribute `alert_fingerprint`. `producer` (who sent it) is part of
+ * the group's identity: two Alertmanagers with the same routes still make two groups.
+ */
+export function mapAlertmanager(payload: AlertmanagerWebhookType, producer = ''): AlertmanagerMapping {
+  const groupFingerprint = `alertmanager-group:${createHash('sha256').update(`${producer}\n${payload.groupKey}`).digest('hex').slice(0, 32)}`;
+  const alerts = payload.alerts.map((alert, index): MappedAlert => {
     const labels: Record<string, string> = alert.labels;
-    const fingerprint = alertFingerprint(alert.fingerprint, labels);
-    if (alert.status === 'resolved') {
-      mapping.resolved.push({
-        fingerprint,
-        alertname: alert.labels.alertname,
-        labels,
-        starts_at: toIsoTimestamp(alert.startsAt),
-        ends_at: toIsoTimestamp(alert.endsAt),
-      });
-    } else {
-      mapping.reports.push(reportAlert(alert, labels, fingerprint, payload.receiver));
-    }
-  }
-  return mapping;
+    const alertFingerprint = alertFingerprintOf(alert.fingerprint, labels);
+    return {
+      index,
+      status: alert.status,
+      alertFingerprint,
+      alertname: alert.labels.alertname,
+      startsAt: toIsoTimestamp(alert.startsAt),
+      endsAt: toIsoTimestamp(alert.endsAt),
+      labels,
+      report: reportAlert(alert, labels, { alertFingerprint, groupFingerprint, payload }),
+    };
+  });
+  return { groupKey: payload.groupKey, groupFingerprint, alerts };
 }
 
 function reportAlert(
   alert: AlertmanagerAlert,
   labels: Record<string, string>,
-  fingerprint: string,
-  receiver: string,
+  group: { alertFingerprint: string; groupFingerprint: string; payload: AlertmanagerWebhookType },
 ): ErrorReported {
   const annotations = alert.annotations ?? {};
   const pick = (names: readonly string[]) => names.map((name) => labels[name]);
@@ -135,13 +152,16 @@ function reportAlert(
     message: truncate(alertMessage(alert.labels.alertname, annotations), REPORT_BOUNDS.message),
     severity: SEVERITY_BY_LABEL[labels.severity?.trim().toLowerCase() ?? ''] ?? 'error',
     occurred_at: toIsoTimestamp(alert.startsAt),
-    fingerprint,
+    fingerprint: group.groupFingerprint,
     origin: 'alertmanager',
   };
   const host = pick(HOST_LABELS).find((value) => value !== undefined && value.trim() !== '');
   if (host !== undefined) report.host = truncate(host, REPORT_BOUNDS.host);
+  // The alert's identity first: it is never among the attributes left out.
   const attributes = boundedAttributes([
-    ['receiver', receiver],
+    ['alert_fingerprint', group.alertFingerprint],
+    ['alert_group_key', group.payload.groupKey],
+    ['receiver', group.payload.receiver],
     ...(alert.generatorURL ? [['generator_url', alert.generatorURL] as const] : []),
     ...Object.entries(labels).map(([name, value]) => [`label.${name}`, value] as const),
     ...Object.entries(annotations)
@@ -161,13 +181,13 @@ function alertMessage(alertname: string, annotations: Record<string, string>): s
 }
 
 /**
- * `alertmanager:` + Alertmanager's fingerprint; for an Alertmanager older than 0.19, which sends none, a hash
- * of the sorted label set, so an alert's firing reports and its resolution still share one fingerprint.
+ * Alertmanager's fingerprint; for an Alertmanager older than 0.19, which sends none, a hash of the sorted label
+ * set, so an alert's firing and its resolution still share one fingerprint.
  */
-function alertFingerprint(fingerprint: string | undefined, labels: Record<string, string>): string {
-  if (fingerprint) return `alertmanager:${fingerprint}`;
+function alertFingerprintOf(fingerprint: string | undefined, labels: Record<string, string>): string {
+  if (fingerprint) return fingerprint;
   const sorted = Object.keys(labels)
     .sort()
     .map((name) => [name, labels[name]]);
-  return `alertmanager:${createHash('sha256').update(JSON.stringify(sorted)).digest('hex').slice(0, 16)}`;
+  return createHash('sha256').update(JSON.stringify(sorted)).digest('hex').slice(0, 16);
 }

@@ -1,5 +1,9 @@
 // verifier's migrations, in order (forward only).
 import type { Migration } from 'kysely';
 import { init } from './0001_init.js';
+import { sourceResolutions } from './0002_source_resolutions.js';
 
-export const migrations: Record<string, Migration> = { '0001_init': init };
+export const migrations: Record<string, Migration> = {
+  '0001_init': init,
+  '0002_source_resolutions': sourceResolutions,
+};

@@ -57,8 +57,8 @@ export function describeEvent(
       ].filter(Boolean);
       return {
         level: 'info',
-        msg: `incident resolved by ${d.playbook} (confidence ${d.confidence.toFixed(2)}; ${timing.join(', ')})`,
-        fields: { incident_id: d.incident_id, contract_id: d.contract_id },
+        msg: `incident resolved ${d.playbook ? `by ${d.playbook}` : 'at its source (its alerts resolved)'} (confidence ${d.confidence.toFixed(2)}; ${timing.join(', ')})`,
+        fields: { incident_id: d.incident_id, ...(d.contract_id ? { contract_id: d.contract_id } : {}) },
       };
     }
     case 'incident.escalated': {
@@ -90,7 +90,7 @@ export function describeEvent(
       return {
         level: 'info',
         msg: `action executed: ${d.action} ${d.result} in ${d.duration_ms} ms${d.snapshot_id ? ' (snapshot taken first)' : ''}`,
-        fields: { incident_id: d.incident_id, contract_id: d.contract_id },
+        fields: { incident_id: d.incident_id, ...(d.contract_id ? { contract_id: d.contract_id } : {}) },
       };
     }
     case 'approval.requested': {
@@ -114,7 +114,7 @@ export function describeEvent(
       return {
         level: 'warn',
         msg: `contract rolled back (${d.trigger}): ${d.playbook}'s snapshot restored in ${d.duration_ms} ms`,
-        fields: { incident_id: d.incident_id, contract_id: d.contract_id },
+        fields: { incident_id: d.incident_id, ...(d.contract_id ? { contract_id: d.contract_id } : {}) },
       };
     }
     case 'playbook.stats.updated': {
