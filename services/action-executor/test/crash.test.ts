@@ -65,6 +65,8 @@ describe('action-executor after a crash', () => {
       const msg = await sandbox.nc.request(
         `${sandbox.namespace}.executor.query.contract`,
         JSON.stringify({ action_id: request.data.action_id }),
+        // The default 1 s is too short on a loaded 2-core CI machine (a restarted executor answering its first query).
+        { timeout: 10_000 },
       );
       const reply = msg.json<{ data: QueryReply<'executor.query.contract'> }>().data;
       expect(reply.contract.status).toBe('rolled_back');

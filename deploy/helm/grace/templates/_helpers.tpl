@@ -73,7 +73,7 @@ app.kubernetes.io/part-of: grace
 {{- define "grace.stream" -}}
 {{- $s := . -}}
 {{- if eq $s "error.reported" -}}GRACE_REPORTS
-{{- else if or (eq $s "error.captured") (hasPrefix "security." $s) -}}GRACE_ERRORS
+{{- else if or (eq $s "error.captured") (hasPrefix "security." $s) (hasPrefix "alert." $s) -}}GRACE_ERRORS
 {{- else if hasPrefix "incident." $s -}}GRACE_INCIDENTS
 {{- else if or (hasPrefix "action." $s) (hasPrefix "approval." $s) (hasPrefix "contract." $s) -}}GRACE_ACTIONS
 {{- else if hasPrefix "playbook." $s -}}GRACE_LEARNING
