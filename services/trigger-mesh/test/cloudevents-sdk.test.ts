@@ -3,16 +3,10 @@
 // on JetStream and captured in Postgres once per event however often it is retried.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { GraceEvent } from '@grace/contracts';
-import { startService, type RunningService } from '@grace/service-kit';
-import { count, createSandbox, readStream, waitFor, type Sandbox } from '@grace/service-kit/testing';
+import { count, readStream, waitFor, type Sandbox } from '@grace/service-kit/testing';
 import { CloudEvent, HTTP, type Message } from 'cloudevents';
-import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { graceEventId } from '../src/domain/cloudevents-http.js';
-import { triggerMesh } from '../src/service.js';
-import type { Database } from '../src/store.js';
+import { sha256, startIngest, type IngestService } from './support.js';
 
 const TOKEN = 'checkout-cloudevents-token-0123456789';
 const OTHER_TOKEN = 'billing-cloudevents-token-0123456789';
@@ -22,33 +16,26 @@ type Answer = { status: number; body: Record<string, unknown> };
 type Detail = { path: string; message: string };
 
 describe('trigger-mesh ingest of CloudEvents SDK messages', () => {
+  let ingest: IngestService;
   let sandbox: Sandbox;
-  let service: RunningService<Database, unknown>;
   let base: string;
-  const dir = mkdtempSync(join(tmpdir(), 'grace-cloudevents-'));
 
   beforeAll(async () => {
-    const producers = join(dir, 'producers.yaml');
-    const sha = (token: string) => createHash('sha256').update(token).digest('hex');
-    writeFileSync(
-      producers,
+    ingest = await startIngest(
+      'tmcloudevents',
       [
-        'producers:',
         '  - name: checkout',
-        `    bearer_sha256: ${sha(TOKEN)}`,
+        `    bearer_sha256: ${sha256(TOKEN)}`,
         '  - name: billing',
-        `    bearer_sha256: ${sha(OTHER_TOKEN)}`,
-      ].join('\n'),
+        `    bearer_sha256: ${sha256(OTHER_TOKEN)}`,
+      ],
+      { INGEST_MAX_BATCH: '5' },
     );
-    sandbox = await createSandbox('tmcloudevents', { PRODUCERS_FILE: producers, INGEST_MAX_BATCH: '5' });
-    service = (await startService(triggerMesh, sandbox.env)) as RunningService<Database, unknown>;
-    base = `http://127.0.0.1:${service.httpPort}`;
+    ({ sandbox, base } = ingest);
   });
 
   afterAll(async () => {
-    await service?.stop();
-    await sandbox?.cleanup();
-    rmSync(dir, { recursive: true, force: true });
+    await ingest?.stop();
   });
 
   /** An SDK message as its HTTP request, with the Grace bearer token added. */

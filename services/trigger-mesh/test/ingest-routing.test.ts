@@ -1,41 +1,26 @@
 // The ingest port itself, whatever the format: unknown routes, credentials before the body, and every answer
 // counted under its route.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { startService, type RunningService } from '@grace/service-kit';
-import { createSandbox, httpCall, metricSum, type Sandbox } from '@grace/service-kit/testing';
-import { createHash } from 'node:crypto';
+import { httpCall, metricSum } from '@grace/service-kit/testing';
 import { request as httpRequest } from 'node:http';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { INGEST_ROUTES } from '../src/ingest/app.js';
-import { triggerMesh } from '../src/service.js';
-import type { Database } from '../src/store.js';
+import { sha256, startIngest, type IngestService } from './support.js';
 
 const TOKEN = 'routing-ingest-token-0123456789';
 const METRIC = 'grace_trigger_mesh_http_requests_total';
 
 describe('trigger-mesh ingest port', () => {
-  let sandbox: Sandbox;
-  let service: RunningService<Database, unknown>;
+  let ingest: IngestService;
+  let service: IngestService['service'];
   let base: string;
-  const dir = mkdtempSync(join(tmpdir(), 'grace-ingest-routing-'));
 
   beforeAll(async () => {
-    const producers = join(dir, 'producers.yaml');
-    writeFileSync(
-      producers,
-      `producers:\n  - name: checkout\n    bearer_sha256: ${createHash('sha256').update(TOKEN).digest('hex')}\n`,
-    );
-    sandbox = await createSandbox('tmrouting', { PRODUCERS_FILE: producers });
-    service = (await startService(triggerMesh, sandbox.env)) as RunningService<Database, unknown>;
-    base = `http://127.0.0.1:${service.httpPort}`;
+    ingest = await startIngest('tmrouting', ['  - name: checkout', `    bearer_sha256: ${sha256(TOKEN)}`]);
+    ({ service, base } = ingest);
   });
 
   afterAll(async () => {
-    await service?.stop();
-    await sandbox?.cleanup();
-    rmSync(dir, { recursive: true, force: true });
+    await ingest?.stop();
   });
 
   const counted = (labels: Record<string, string>) => metricSum([service], METRIC, labels);
