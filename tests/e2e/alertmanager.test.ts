@@ -3,16 +3,21 @@
 // send_resolved), notifies a 500-alert group firing, again (repeat_interval), then resolved.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { GraceEvent } from '@grace/contracts';
-import { freePort } from '@grace/service-kit';
-import { createSandbox, readStream, waitFor, type Sandbox } from '@grace/service-kit/testing';
-import { spawn, type ChildProcess } from 'node:child_process';
+import {
+  createSandbox,
+  pushAlerts,
+  readStream,
+  startAlertmanager,
+  waitFor,
+  type AlertmanagerProcess,
+  type Sandbox,
+} from '@grace/service-kit/testing';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { schemaOf, startSystem, type RunningSystem } from './system.js';
 
-const ALERTMANAGER = '/usr/bin/prometheus-alertmanager';
 const TOKEN = 'alertmanager-e2e-token-0123456789';
 const ALERTS = 500;
 const STARTS_AT = new Date(Date.now() - 60_000).toISOString();
@@ -39,65 +44,6 @@ rules:
     match: { kind: QueueBacklog }
     actions: { mute_for: 1h }
 `;
-
-interface AlertmanagerProcess {
-  url: string;
-  child: ChildProcess;
-  output: string[];
-}
-
-/** The real Alertmanager on free ports, clustering off, notifying trigger-mesh's ingest. */
-async function startAlertmanager(dir: string, ingestUrl: string): Promise<AlertmanagerProcess> {
-  const config = join(dir, 'alertmanager.yml');
-  writeFileSync(
-    config,
-    [
-      'route:',
-      '  receiver: grace',
-      "  group_by: ['alertname']",
-      '  group_wait: 1s',
-      '  group_interval: 1s',
-      '  repeat_interval: 3s',
-      'receivers:',
-      '  - name: grace',
-      '    webhook_configs:',
-      `      - url: ${ingestUrl}`,
-      '        send_resolved: true',
-      '        http_config:',
-      '          authorization:',
-      `            credentials: ${TOKEN}`,
-    ].join('\n'),
-  );
-  const port = await freePort();
-  const storage = join(dir, 'am-data');
-  mkdirSync(storage, { recursive: true });
-  const output: string[] = [];
-  const child = spawn(
-    ALERTMANAGER,
-    [
-      `--config.file=${config}`,
-      `--storage.path=${storage}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      '--cluster.listen-address=',
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  child.stdout?.on('data', (d: Buffer) => output.push(d.toString()));
-  child.stderr?.on('data', (d: Buffer) => output.push(d.toString()));
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor('Alertmanager ready', async () => (await fetch(`${url}/-/ready`).catch(() => undefined))?.ok, 20_000);
-  return { url, child, output };
-}
-
-/** Alerts as a client (Prometheus) pushes them: POST /api/v2/alerts. */
-async function pushAlerts(url: string, alerts: unknown[]): Promise<void> {
-  const res = await fetch(`${url}/api/v2/alerts`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(alerts),
-  });
-  expect(res.status).toBe(200);
-}
 
 const alertsOf = (endsAt?: string) =>
   Array.from({ length: ALERTS }, (_, i) => ({
@@ -138,11 +84,15 @@ describe('an Alertmanager group through trigger-mesh and the sentinel (processes
       sentinel: { PLAYBOOKS_FILE: join(dir, 'playbooks.yaml') },
     });
     const port = system.ports.get('trigger-mesh');
-    alertmanager = await startAlertmanager(dir, `http://127.0.0.1:${port}/ingest/alertmanager`);
+    alertmanager = await startAlertmanager({
+      dir,
+      webhookUrl: `http://127.0.0.1:${port}/ingest/alertmanager`,
+      token: TOKEN,
+    });
   }, 90_000);
 
   afterAll(async () => {
-    alertmanager?.child.kill('SIGTERM');
+    await alertmanager?.stop();
     if (system) {
       expect(Object.values(await system.stop())).toEqual([0, 0]);
       await system.dropSchemas();

@@ -422,3 +422,11 @@ export async function httpCall<T = Record<string, unknown>>(
   }
   return { status: res.status, json: json as T, text, headers: res.headers };
 }
+
+export {
+  ALERTMANAGER,
+  pushAlerts,
+  startAlertmanager,
+  type AlertmanagerOptions,
+  type AlertmanagerProcess,
+} from './alertmanager-process.js';

@@ -1,5 +1,5 @@
 // The live stream (WebSocket /api/v1/stream): authenticated at the upgrade (subprotocol bearer.<token> or an
-// Authorization header), origin checked, small frames, a per-socket chat rate; pushes Grace's incident, approval,
+// Authorization header), origin checked, small frames, a per-socket chat rate; pushes Grace's incident, alert, approval,
 // action and contract events as they happen, filtered by role, and carries chat both ways.
 import { gateway, validateSchema, type GraceEvent } from '@grace/contracts';
 import { eventLogger, type Logger, type Naming } from '@grace/service-kit';
@@ -17,6 +17,8 @@ const PROTOCOL = 'grace.v1';
 const VISIBLE: { prefix: string; roles: readonly Role[] }[] = [
   { prefix: 'incident.', roles: ['viewer', 'operator', 'approver', 'admin'] },
   { prefix: 'contract.', roles: ['viewer', 'operator', 'approver', 'admin'] },
+  // alert.resolved: an Alertmanager alert of an incident's group stopped firing.
+  { prefix: 'alert.', roles: ['viewer', 'operator', 'approver', 'admin'] },
   { prefix: 'action.', roles: ['operator', 'approver', 'admin'] },
   { prefix: 'approval.', roles: ['operator', 'approver', 'admin'] },
 ];

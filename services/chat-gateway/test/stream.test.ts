@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createEvent, type gateway } from '@grace/contracts';
+import { createEvent, eventExamples, type gateway } from '@grace/contracts';
 import { publishRaw } from '@grace/service-kit/testing';
 import { randomUUID } from 'node:crypto';
 import { WebSocket } from 'ws';
@@ -93,13 +93,17 @@ describe('gateway live stream', () => {
       },
       { source: 'test' },
     );
+    const resolved = createEvent('alert.resolved', eventExamples['alert.resolved'], { source: 'test' });
     await publishRaw(system.sandbox, incident.type, JSON.stringify(incident));
     await publishRaw(system.sandbox, approval.type, JSON.stringify(approval));
+    await publishRaw(system.sandbox, resolved.type, JSON.stringify(resolved));
     const seen = (frames: gateway.WsServerMessage[], subject: string) =>
       frames.find((f) => f.type === 'event' && f.subject === subject);
     await until(() => seen(approver.frames, 'approval.expired'), 'the approval event');
     await until(() => seen(viewer.frames, 'incident.escalated'), 'the incident event');
     expect(seen(approver.frames, 'incident.escalated')).toMatchObject({ event: { id: incident.id } });
+    await until(() => seen(viewer.frames, 'alert.resolved'), 'the alert event');
+    expect(seen(approver.frames, 'alert.resolved')).toMatchObject({ event: { id: resolved.id } });
     expect(seen(viewer.frames, 'approval.expired')).toBeUndefined();
   });
 

@@ -405,13 +405,14 @@ export function noteOnTimeline(step: Step, draft: Draft, reason: string): void {
 }
 
 /**
- * The source of an open incident says it is over (every alert of its group resolved): resolve it with the reason
- * `source resolved`, unless an action is running on it (its attempt is pending, or waits for its rollback: the
- * verdict decides then). Emits incident.resolved with resolved_by `source`; false when nothing changed.
+ * The source of an open or escalated incident says it is over (every alert of its group resolved): resolve it with
+ * the reason `source resolved` (an escalation too: the page it raised is over), unless an action is running on it
+ * (its attempt is pending, or waits for its rollback: the verdict decides then). Emits incident.resolved with
+ * resolved_by `source`; false when nothing changed.
  */
 export function resolveAtSource(step: Step, deps: LifecycleDeps, draft: Draft, why: string): boolean {
-  if (isClosed(draft.row.status) || draft.current?.outcome === 'pending' || draft.row.awaiting_rollback_since)
-    return false;
+  const running = draft.current?.outcome === 'pending' || draft.row.awaiting_rollback_since;
+  if (draft.row.status === 'resolved' || running) return false;
   const previous = transition(step, draft, 'resolved', `source resolved: ${why}`);
   const resolved: EventData<'incident.resolved'> = {
     ...incidentData(draft.row),

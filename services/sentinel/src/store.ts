@@ -184,16 +184,18 @@ export async function getIncident(db: Db, id: string) {
   return db.selectFrom('incidents').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-/** The incident of a fingerprint escalated since `since`, if any (a human owns it now). */
 /**
- * In one statement, lock what a capture of this fingerprint meets: its open incident, and its latest escalation
- * closed since `since` (a human owns that one: more of the same is counted on it).
+ * In one statement, lock what a capture of this fingerprint meets: its open incident; its latest escalation
+ * closed since `since` (a human owns that one: more of the same is counted on it); and an incident resolved at or
+ * after the capture's last occurrence (a late count of errors that incident already covered, e.g. the firing
+ * alerts of a group its source has since resolved: counted on it, not a new incident).
  */
 export async function lockTriageIncidents(
   db: Transaction<Database>,
   fingerprint: string,
   environment: string,
   since: Date,
+  lastSeen: Date,
 ) {
   const rows = await db
     .selectFrom('incidents')
@@ -201,14 +203,20 @@ export async function lockTriageIncidents(
     .where('fingerprint', '=', fingerprint)
     .where('environment', '=', environment)
     .where((eb) =>
-      eb.or([eb('status', 'not in', CLOSED), eb.and([eb('status', '=', 'escalated'), eb('closed_at', '>=', since)])]),
+      eb.or([
+        eb('status', 'not in', CLOSED),
+        eb.and([eb('status', '=', 'escalated'), eb('closed_at', '>=', since)]),
+        eb.and([eb('status', '=', 'resolved'), eb('closed_at', '>=', lastSeen)]),
+      ]),
     )
     .forUpdate()
     .execute();
-  const escalated = rows.filter((row) => row.status === 'escalated');
+  const latest = (status: IncidentRow['status']) =>
+    rows.filter((row) => row.status === status).sort((a, b) => Number(b.closed_at) - Number(a.closed_at))[0];
   return {
     open: rows.find((row) => !CLOSED.includes(row.status)),
-    escalated: escalated.sort((a, b) => Number(b.closed_at) - Number(a.closed_at))[0],
+    escalated: latest('escalated'),
+    covering: latest('resolved'),
   };
 }
 

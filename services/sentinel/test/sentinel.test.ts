@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createEvent, type GraceEvent } from '@grace/contracts';
+import { createEvent, eventExamples, type GraceEvent } from '@grace/contracts';
 import { startService, type RunningService } from '@grace/service-kit';
 import {
   consumerOf,
@@ -14,6 +14,7 @@ import {
   type Sandbox,
 } from '@grace/service-kit/testing';
 import { jetstream } from '@nats-io/jetstream';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -136,6 +137,69 @@ describe('sentinel', () => {
       [first.data.fingerprint],
     );
     expect(rows).toEqual([{ status: 'escalated', occurrences: 20 }]);
+  });
+
+  describe('alerts its source resolved (alert.resolved)', () => {
+    const resolution = (capture: GraceEvent<'error.captured'>, firing: number) =>
+      createEvent(
+        'alert.resolved',
+        {
+          ...eventExamples['alert.resolved'],
+          fingerprint: capture.data.fingerprint,
+          service: capture.data.service,
+          environment: capture.data.environment,
+          alert_fingerprint: randomUUID().slice(0, 16),
+          ends_at: new Date().toISOString(),
+          firing,
+          members: 2,
+        },
+        { source: 'test/trigger-mesh' },
+      );
+    const incident = async (id: string) =>
+      (await instances[0]!.runtime.request('sentinel.query.incident', { incident_id: id })).incident;
+
+    it('resolves an escalated incident once no alert of its group fires, and counts late captures on it', async () => {
+      const first = captured({ kind: 'NoPlaybookFor', service: 'unmatched', first_seen: new Date().toISOString() });
+      await handled(first);
+      const incidentId = await incidentOf(first.data.fingerprint);
+      expect((await incident(incidentId)).status).toBe('escalated');
+
+      await handled(resolution(first, 1));
+      expect((await incident(incidentId)).status).toBe('escalated');
+      await handled(resolution(first, 0));
+      const resolved = await waitFor('the resolution', async () =>
+        (await incidentEvents(incidentId)).find((e) => e.type === ('incident.resolved' as string)),
+      );
+      expect((resolved as unknown as GraceEvent<'incident.resolved'>).data).toMatchObject({
+        resolved_by: 'source',
+        previous_status: 'escalated',
+      });
+      const reply = await instances[0]!.runtime.request('sentinel.query.incident', { incident_id: incidentId });
+      expect(reply.timeline.map((t) => t.status).slice(-1)).toEqual(['resolved']);
+      expect(reply.timeline.at(-1)!.reason).toBe('source resolved: all 2 alerts of the group resolved');
+
+      // A count of the same window that arrives after the resolution (its errors were seen before it): counted on
+      // the resolved incident, nothing opens.
+      await handled({ ...first, id: randomUUID(), data: { ...first.data, count: 3, total_count: 3, update: true } });
+      expect((await incident(incidentId)).occurrences).toBe(3);
+      expect(await count(sandbox, 'incidents', `fingerprint = '${first.data.fingerprint}'`)).toBe(1);
+      // An error seen after the resolution is a new incident.
+      await handled(captured({ ...first.data, capture_id: randomUUID(), last_seen: new Date().toISOString() }));
+      expect(await count(sandbox, 'incidents', `fingerprint = '${first.data.fingerprint}'`)).toBe(2);
+    });
+
+    it('leaves an incident whose action runs to its verdict, with the resolution on its timeline', async () => {
+      const capture = captured();
+      await handled(capture);
+      const incidentId = await incidentOf(capture.data.fingerprint);
+      const request = await waitFor('the request', async () => (await requests(incidentId))[0]);
+      await handled(resolution(capture, 0));
+      const reply = await instances[0]!.runtime.request('sentinel.query.incident', { incident_id: incidentId });
+      expect(reply.incident.status).toBe('remediating');
+      expect(reply.timeline.at(-1)!.reason).toMatch(/resolved at .*; 0 of 2 alerts of its group still firing/);
+      await handled(verdict(request, 'verified', 0.9));
+      expect((await incident(incidentId)).status).toBe('resolved');
+    });
   });
 
   it('tries a different playbook after a failed verification, escalates after the attempt limit with the whole trail', async () => {

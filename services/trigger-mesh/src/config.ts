@@ -15,6 +15,12 @@ export const config = {
     minimum: 1,
     description: 'how long single occurrences are kept',
   }),
+  ALERT_RETENTION_HOURS: Type.Integer({
+    default: 24,
+    minimum: 1,
+    description:
+      "how long an Alertmanager alert is remembered after its last notification (over the receiver's repeat_interval)",
+  }),
   ROUTES_FILE: Type.Optional(Type.String({ minLength: 1, description: 'routing rules (YAML); none: no rules' })),
   PRODUCERS_FILE: Type.Optional(
     Type.String({ minLength: 1, description: 'producer credentials for HTTP ingest (YAML); none: ingest refuses all' }),

@@ -9,6 +9,7 @@ export interface TriggerMeshMetrics {
   announced: Counter<'update'>;
   ingested: Counter<'route' | 'status'>;
   sentrySkipped: Counter<'type'>;
+  alertsSkipped: Counter<'reason'>;
 }
 
 export function createMetrics(kit: KitMetrics): TriggerMeshMetrics {
@@ -48,6 +49,12 @@ export function createMetrics(kit: KitMetrics): TriggerMeshMetrics {
       name: 'grace_trigger_mesh_sentry_items_skipped_total',
       help: 'Sentry envelope items that are not errors (sessions, transactions, client reports...), by item type',
       labelNames: ['type'],
+      registers,
+    }),
+    alertsSkipped: new Counter({
+      name: 'grace_trigger_mesh_alertmanager_alerts_skipped_total',
+      help: 'Alerts of Alertmanager notifications left out (each time one is sent), by reason: too_large = its event over MAX_EVENT_BYTES',
+      labelNames: ['reason'],
       registers,
     }),
   };

@@ -18,7 +18,7 @@ import { NO_PRODUCERS, parseProducers, type Producers } from './ingest/producers
 import { createMetrics } from './metrics.js';
 import { migrations } from './migrations/index.js';
 import { capturesQuery } from './queries.js';
-import { pruneOccurrences, syncProducers, type Database } from './store.js';
+import { pruneAlertMembers, pruneOccurrences, syncProducers, type Database } from './store.js';
 
 export const triggerMesh: ServiceDefinition<Database, typeof config> = {
   name: 'trigger-mesh',
@@ -68,11 +68,12 @@ export const triggerMesh: ServiceDefinition<Database, typeof config> = {
     const announcer = startAnnouncer(runtime, c.EMIT_INTERVAL_MS, metrics);
     const capture = captureError({ rules: () => rules?.current() ?? EMPTY_RULES, storm, windowing, metrics });
     const housekeeping = every(
-      'pruning occurrences',
+      'pruning occurrences and alerts',
       60_000,
       async () => {
         storm.prune(Date.now());
         await pruneOccurrences(db, c.OCCURRENCE_RETENTION_HOURS);
+        await pruneAlertMembers(db, c.ALERT_RETENTION_HOURS);
       },
       log,
     );

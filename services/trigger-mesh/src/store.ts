@@ -316,6 +316,19 @@ export async function pruneOccurrences(db: Db, retentionHours: number): Promise<
   return Number(result.numDeletedRows);
 }
 
+/**
+ * Alertmanager alerts not notified for `retentionHours`: resolved ones are done, and a firing one Alertmanager no
+ * longer sends (silenced, inhibited, or its Alertmanager replaced) no longer holds its group open. Alertmanager
+ * re-sends a firing alert every repeat_interval (4 h by default), so one still firing is kept.
+ */
+export async function pruneAlertMembers(db: Db, retentionHours: number): Promise<number> {
+  const result = await db
+    .deleteFrom('alert_members')
+    .where('last_notified_at', '<', sql<Date>`now() - make_interval(hours => ${retentionHours})`)
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
+
 export async function syncProducers(
   db: Kysely<Database>,
   producers: { name: string; kind: 'bearer' | 'hmac' | 'sentry'; credentialSha256: string }[],

@@ -4,69 +4,26 @@
 // alert.resolved saying how many of the group still fire.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { GraceEvent } from '@grace/contracts';
-import { freePort, startService, type RunningService } from '@grace/service-kit';
-import { createSandbox, readStream, waitFor, withLogTap, type LogLine, type Sandbox } from '@grace/service-kit/testing';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { RunningService } from '@grace/service-kit';
+import {
+  metricSum,
+  pushAlerts,
+  readStream,
+  startAlertmanager,
+  waitFor,
+  type AlertmanagerProcess,
+  type LogLine,
+  type Sandbox,
+} from '@grace/service-kit/testing';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { triggerMesh } from '../src/service.js';
-import type { Database } from '../src/store.js';
+import { pruneAlertMembers, type Database } from '../src/store.js';
+import { sha256, startIngest, type IngestService } from './support.js';
 
-const ALERTMANAGER = '/usr/bin/prometheus-alertmanager';
 const TOKEN = 'alertmanager-ingest-token-0123456789';
 const ORDINARY = 1000;
 const STARTS_AT = new Date(Date.now() - 60_000).toISOString();
-
-/** The real Alertmanager on a free port, clustering off, notifying `ingestUrl`. */
-async function startAlertmanager(dir: string, ingestUrl: string) {
-  const config = join(dir, 'alertmanager.yml');
-  writeFileSync(
-    config,
-    [
-      'route:',
-      '  receiver: grace',
-      "  group_by: ['alertname']",
-      '  group_wait: 1s',
-      '  group_interval: 1s',
-      '  repeat_interval: 3s',
-      'receivers:',
-      '  - name: grace',
-      '    webhook_configs:',
-      `      - url: ${ingestUrl}`,
-      '        send_resolved: true',
-      '        http_config:',
-      '          authorization:',
-      `            credentials: ${TOKEN}`,
-    ].join('\n'),
-  );
-  const port = await freePort();
-  const storage = join(dir, 'am-data');
-  mkdirSync(storage, { recursive: true });
-  const child: ChildProcess = spawn(
-    ALERTMANAGER,
-    [
-      `--config.file=${config}`,
-      `--storage.path=${storage}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      '--cluster.listen-address=',
-    ],
-    { stdio: 'ignore' },
-  );
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor('Alertmanager ready', async () => (await fetch(`${url}/-/ready`).catch(() => undefined))?.ok, 20_000);
-  return { url, child };
-}
-
-async function pushAlerts(url: string, alerts: unknown[]): Promise<void> {
-  const res = await fetch(`${url}/api/v2/alerts`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(alerts),
-  });
-  expect(res.status).toBe(200);
-}
 
 /** An alert of ordinary size (~550 B in the webhook), of the one group `HighLatency`. */
 const ordinary = (i: number, endsAt?: string) => ({
@@ -98,9 +55,10 @@ const oversized = {
 };
 
 describe('Alertmanager webhook ingest (the real Alertmanager)', () => {
+  let ingest: IngestService;
   let sandbox: Sandbox;
   let service: RunningService<Database, unknown>;
-  let alertmanager: { url: string; child: ChildProcess };
+  let alertmanager: AlertmanagerProcess;
   const logs: LogLine[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'grace-am-'));
   const members = async (where = 'true') =>
@@ -115,24 +73,18 @@ describe('Alertmanager webhook ingest (the real Alertmanager)', () => {
       .filter((e) => e.type === 'error.reported');
 
   beforeAll(async () => {
-    const producers = join(dir, 'producers.yaml');
-    writeFileSync(
-      producers,
-      [
-        'producers:',
-        '  - name: alertmanager',
-        `    bearer_sha256: ${createHash('sha256').update(TOKEN).digest('hex')}`,
-      ].join('\n'),
-    );
-    sandbox = await createSandbox('tmam', { PRODUCERS_FILE: producers });
-    service = (await startService(withLogTap(triggerMesh, logs), sandbox.env)) as RunningService<Database, unknown>;
-    alertmanager = await startAlertmanager(dir, `http://127.0.0.1:${service.httpPort}/ingest/alertmanager`);
+    ingest = await startIngest('tmam', ['  - name: alertmanager', `    bearer_sha256: ${sha256(TOKEN)}`], { logs });
+    ({ sandbox, service } = ingest);
+    alertmanager = await startAlertmanager({
+      dir,
+      webhookUrl: `${ingest.base}/ingest/alertmanager`,
+      token: TOKEN,
+    });
   }, 60_000);
 
   afterAll(async () => {
-    alertmanager?.child.kill('SIGTERM');
-    await service?.stop();
-    await sandbox?.cleanup();
+    await alertmanager?.stop();
+    await ingest?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -145,6 +97,10 @@ describe('Alertmanager webhook ingest (the real Alertmanager)', () => {
     expect(JSON.stringify(skipped.skipped)).toMatch(
       /alert \d+ \(HighLatency, fingerprint [0-9a-f]+\): its error.reported is \d+ bytes, over the per-event limit of 65536/,
     );
+    // Counted each time a notification carries it (it is never recorded, so every re-notification names it again).
+    expect(
+      await metricSum([service], 'grace_trigger_mesh_alertmanager_alerts_skipped_total', { reason: 'too_large' }),
+    ).toBeGreaterThanOrEqual(1);
     const reported = await reports();
     expect(reported).toHaveLength(ORDINARY);
     // One group, one fingerprint; each report keeps its alert's own.
@@ -199,4 +155,21 @@ describe('Alertmanager webhook ingest (the real Alertmanager)', () => {
     expect(resolutions[0]!.data.fingerprint).toBe(`p:${(await reports())[0]!.data.fingerprint}`);
     expect(await reports()).toHaveLength(ORDINARY);
   }, 60_000);
+
+  it('forgets alerts not notified within ALERT_RETENTION_HOURS, resolved or firing, and keeps the rest', async () => {
+    // Alertmanager stops (no notification races the ageing), 10 resolved and 5 firing alerts were last notified
+    // two days ago.
+    await alertmanager.stop();
+    await sandbox.pool.query(
+      `update "${sandbox.schema}".alert_members set last_notified_at = now() - interval '2 days'
+       where alert_fingerprint in (
+         (select alert_fingerprint from "${sandbox.schema}".alert_members where status = 'resolved' order by 1 limit 10)
+         union all
+         (select alert_fingerprint from "${sandbox.schema}".alert_members where status = 'firing' order by 1 limit 5))`,
+    );
+    const before = await members();
+    expect(await pruneAlertMembers(service.runtime.db, 24)).toBe(15);
+    expect(await members()).toBe(before - 15);
+    expect(await pruneAlertMembers(service.runtime.db, 24)).toBe(0);
+  }, 30_000);
 });

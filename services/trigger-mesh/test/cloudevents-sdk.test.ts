@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { GraceEvent } from '@grace/contracts';
 import { count, readStream, waitFor, type Sandbox } from '@grace/service-kit/testing';
 import { CloudEvent, HTTP, type Message } from 'cloudevents';
-import { graceEventId } from '../src/domain/cloudevents-http.js';
+import { graceEventId } from '../src/domain/ids.js';
 import { sha256, startIngest, type IngestService } from './support.js';
 
 const TOKEN = 'checkout-cloudevents-token-0123456789';
@@ -29,7 +29,7 @@ describe('trigger-mesh ingest of CloudEvents SDK messages', () => {
         '  - name: billing',
         `    bearer_sha256: ${sha256(OTHER_TOKEN)}`,
       ],
-      { INGEST_MAX_BATCH: '5' },
+      { env: { INGEST_MAX_BATCH: '5' } },
     );
     ({ sandbox, base } = ingest);
   });

@@ -1,15 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createEvent, type GraceEvent } from '@grace/contracts';
-import { startService, type RunningService } from '@grace/service-kit';
-import { createSandbox, readStream, waitFor, type Sandbox } from '@grace/service-kit/testing';
-import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readStream, waitFor, type Sandbox } from '@grace/service-kit/testing';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { signBody } from '../src/ingest/producers.js';
-import { triggerMesh } from '../src/service.js';
-import type { Database } from '../src/store.js';
+import { sha256, startIngest, type IngestService } from './support.js';
 
 const TOKEN = 'checkout-ingest-token-0123456789';
 const HMAC_KEY = 'sentry-relay-hmac-key-abcdef';
@@ -17,35 +13,27 @@ const samples = fileURLToPath(new URL('./samples/', import.meta.url));
 
 describe('trigger-mesh HTTP ingest', () => {
   let sandbox: Sandbox;
-  let service: RunningService<Database, unknown>;
   let base: string;
-  const dir = mkdtempSync(join(tmpdir(), 'grace-ingest-'));
+  let ingest: IngestService;
 
   beforeAll(async () => {
-    const producers = join(dir, 'producers.yaml');
-    writeFileSync(
-      producers,
+    process.env.SENTRY_RELAY_HMAC_KEY = HMAC_KEY;
+    ingest = await startIngest(
+      'tmingest',
       [
-        'producers:',
         '  - name: checkout',
-        `    bearer_sha256: ${createHash('sha256').update(TOKEN).digest('hex')}`,
+        `    bearer_sha256: ${sha256(TOKEN)}`,
         '    service: checkout',
         '  - name: sentry-relay',
         '    hmac_secret_env: SENTRY_RELAY_HMAC_KEY',
         '    service: storefront',
-      ].join('\n'),
+      ],
+      { env: { INGEST_MAX_BATCH: '5' } },
     );
-    process.env.SENTRY_RELAY_HMAC_KEY = HMAC_KEY;
-    sandbox = await createSandbox('tmingest', { PRODUCERS_FILE: producers, INGEST_MAX_BATCH: '5' });
-    service = (await startService(triggerMesh, sandbox.env)) as RunningService<Database, unknown>;
-    base = `http://127.0.0.1:${service.httpPort}`;
+    ({ sandbox, base } = ingest);
   });
 
-  afterAll(async () => {
-    await service?.stop();
-    await sandbox.cleanup();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => ingest?.stop());
 
   const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
     fetch(`${base}${path}`, {

@@ -3,9 +3,8 @@
 // refusals, its dedupe, and its 503 while NATS is down.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { GraceEvent } from '@grace/contracts';
-import { startService, type RunningService } from '@grace/service-kit';
+import type { RunningService } from '@grace/service-kit';
 import {
-  createSandbox,
   httpCall,
   metricSum,
   readStream,
@@ -15,17 +14,14 @@ import {
   type Sandbox,
 } from '@grace/service-kit/testing';
 import { execFile } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
-import { triggerMesh } from '../src/service.js';
 import type { Database } from '../src/store.js';
+import { sha256, startIngest, type IngestService } from './support.js';
 
 const KEY = randomBytes(16).toString('hex');
 const PROJECT = '42';
@@ -33,20 +29,12 @@ const SEND = fileURLToPath(new URL('./sentry/send.mjs', import.meta.url));
 const MAX_REQUEST_BYTES = 256 * 1024;
 const SKIPPED = 'grace_trigger_mesh_sentry_items_skipped_total';
 
-const producersFile = (dir: string) => {
-  const path = join(dir, 'producers.yaml');
-  writeFileSync(
-    path,
-    [
-      'producers:',
-      '  - name: storefront-sentry',
-      `    sentry_key_sha256: ${createHash('sha256').update(KEY).digest('hex')}`,
-      '    projects:',
-      `      "${PROJECT}": checkout`,
-    ].join('\n'),
-  );
-  return path;
-};
+const PRODUCERS = [
+  '  - name: storefront-sentry',
+  `    sentry_key_sha256: ${sha256(KEY)}`,
+  '    projects:',
+  `      "${PROJECT}": checkout`,
+];
 
 const envelope = (eventId: string, items: [string, unknown][]) =>
   `${[JSON.stringify({ event_id: eventId }), ...items.flatMap(([type, payload]) => [JSON.stringify({ type }), JSON.stringify(payload)])].join('\n')}\n`;
@@ -100,25 +88,19 @@ async function recordingProxy(target: number): Promise<{ port: number; seen: See
 }
 
 describe('a Sentry SDK sending to trigger-mesh', () => {
+  let ingest: IngestService;
   let sandbox: Sandbox;
   let service: RunningService<Database, unknown>;
   let base: string;
-  const dir = mkdtempSync(join(tmpdir(), 'grace-sentry-'));
 
   beforeAll(async () => {
-    sandbox = await createSandbox('tmsentry', {
-      PRODUCERS_FILE: producersFile(dir),
-      INGEST_MAX_REQUEST_BYTES: String(MAX_REQUEST_BYTES),
+    ingest = await startIngest('tmsentry', PRODUCERS, {
+      env: { INGEST_MAX_REQUEST_BYTES: String(MAX_REQUEST_BYTES) },
     });
-    service = (await startService(triggerMesh, sandbox.env)) as RunningService<Database, unknown>;
-    base = `http://127.0.0.1:${service.httpPort}`;
+    ({ sandbox, service, base } = ingest);
   });
 
-  afterAll(async () => {
-    await service?.stop();
-    await sandbox?.cleanup();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => ingest?.stop());
 
   const reports = async () =>
     (await readStream(sandbox, 'GRACE_REPORTS')).map((m) => m.data as GraceEvent<'error.reported'>);
@@ -339,28 +321,23 @@ describe('a Sentry SDK sending to trigger-mesh', () => {
 // This one owns its NATS server so it can take it away from a running trigger-mesh.
 describe('a Sentry SDK sending while NATS is down', () => {
   let nats: OwnNatsServer;
-  let sandbox: Sandbox;
-  let service: RunningService<Database, unknown>;
-  const dir = mkdtempSync(join(tmpdir(), 'grace-sentry-outage-'));
+  let ingest: IngestService;
 
   beforeAll(async () => {
     nats = await startNatsServer();
-    sandbox = await createSandbox('tmsentryout', { PRODUCERS_FILE: producersFile(dir), REQUEST_TIMEOUT_MS: '1000' });
-    service = (await startService(triggerMesh, { ...sandbox.env, NATS_URL: nats.url })) as RunningService<
-      Database,
-      unknown
-    >;
+    ingest = await startIngest('tmsentryout', PRODUCERS, {
+      env: { REQUEST_TIMEOUT_MS: '1000' },
+      serviceEnv: { NATS_URL: nats.url },
+    });
   });
 
   afterAll(async () => {
-    await service?.stop();
+    await ingest?.stop();
     await nats?.destroy();
-    await sandbox?.cleanup();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it('answers 503 with Retry-After and X-Sentry-Rate-Limits, which the SDKs back off by', async () => {
-    const base = `http://127.0.0.1:${service.httpPort}`;
+    const { base } = ingest;
     const post = () => {
       const id = randomBytes(16).toString('hex');
       return httpCall<{ message: string }>(base, envelopeUrl(), {

@@ -12,6 +12,7 @@ import {
   baselinesFor,
   errorsBetween,
   resolutionsBetween,
+  type Resolutions,
   type BaselineKey,
   type Database,
   type Executed,
@@ -86,21 +87,38 @@ async function runCheck(
       return withResolutions(
         evaluateErrorRate(check, { before, after }, executed.expected_effect.error_rate_ceiling),
         resolved,
+        'fingerprint' in scope,
       );
     }
   }
 }
 
 /**
- * Alerts of the scope its source reported resolved since the action started: a positive observation, recorded in
- * what the check observed (`alerts_resolved`) and its reason; the check's status stays that of its counts.
+ * Alerts of the scope its source reported resolved since the action started, recorded in what the check observed
+ * (`alerts_resolved`, and `alerts_still_firing` after the latest) and in its reason. The counts decide, with one
+ * exception: a check scoped to the group's fingerprint that failed on errors counted after the action passes when
+ * the source's latest word is that none of the group's alerts fire any more (an alert group's errors are its
+ * alerts; the ones that fired after the action have resolved since).
  */
-function withResolutions(result: CheckResult, resolved: number): CheckResult {
+function withResolutions(result: CheckResult, resolutions: Resolutions, groupScoped: boolean): CheckResult {
+  const { resolved, stillFiring } = resolutions;
   if (resolved === 0 || result.status === 'error') return result;
+  const allResolved = stillFiring === 0;
+  const evidence = allResolved
+    ? `the source reports all alerts of the group resolved (${resolved} since the action started)`
+    : `${resolved} alert${resolved === 1 ? '' : 's'} resolved at the source` +
+      (stillFiring === null ? '' : `, ${stillFiring} still firing`);
+  const observed = {
+    ...result.observed,
+    alerts_resolved: resolved,
+    ...(stillFiring === null ? {} : { alerts_still_firing: stillFiring }),
+  };
+  const overrules = result.status === 'failed' && groupScoped && allResolved;
   return {
     ...result,
-    reason: `${result.reason}; ${resolved} alert${resolved === 1 ? '' : 's'} resolved at the source`.slice(0, 2048),
-    observed: { ...result.observed, alerts_resolved: resolved },
+    status: overrules ? 'passed' : result.status,
+    reason: `${result.reason}; ${overrules ? 'but ' : ''}${evidence}`.slice(0, 2048),
+    observed,
   };
 }
 

@@ -55,7 +55,7 @@ export interface CapturesTable {
   last_seen: Timestamp;
 }
 
-/** An alert its source reported resolved (0002_source_resolutions). */
+/** An alert its source reported resolved (0002_source_resolutions, firing from 0003_resolution_firing). */
 export interface SourceResolutionsTable {
   service: string;
   environment: string;
@@ -63,6 +63,8 @@ export interface SourceResolutionsTable {
   alert_fingerprint: string;
   starts_at: Timestamp;
   ends_at: Timestamp;
+  /** Alerts of the group still firing once this one resolved; null on rows from before 0003. */
+  firing: number | null;
   received_at: ColumnType<Date, never, never>;
 }
 
@@ -285,20 +287,27 @@ export async function recordResolutions(
     .execute();
 }
 
+/** What the source reported resolved in a window: how many alerts, and how many of the group still fired after the last. */
+export interface Resolutions {
+  resolved: number;
+  /** `firing` of the latest resolution in the window (null when none, or when it was not recorded). */
+  stillFiring: number | null;
+}
+
 /** Alerts of a service (or of one fingerprint) its source reported resolved in [from, to). */
 export async function resolutionsBetween(
   db: Db,
   scope: { service: string; environment: string; fingerprint?: string },
   from: Date,
   to: Date,
-): Promise<number> {
-  let q = db
-    .selectFrom('source_resolutions')
-    .select((eb) => eb.fn.countAll<string>().as('n'))
-    .where('service', '=', scope.service)
-    .where('environment', '=', scope.environment)
-    .where('ends_at', '>=', from)
-    .where('ends_at', '<', to);
-  if (scope.fingerprint) q = q.where('fingerprint', '=', scope.fingerprint);
-  return Number((await q.executeTakeFirst())?.n ?? 0);
+): Promise<Resolutions> {
+  const fingerprint = scope.fingerprint ? sql`and fingerprint = ${scope.fingerprint}` : sql``;
+  const result = await sql<{ resolved: number; still_firing: number | null }>`
+    select count(*)::int as resolved,
+           (array_agg(firing order by ends_at desc, received_at desc))[1] as still_firing
+    from source_resolutions
+    where service = ${scope.service} and environment = ${scope.environment} ${fingerprint}
+      and ends_at >= ${from} and ends_at < ${to}`.execute(db);
+  const row = result.rows[0];
+  return { resolved: row?.resolved ?? 0, stillFiring: row?.still_firing ?? null };
 }

@@ -173,7 +173,28 @@ describe('verifier', () => {
         { source: 'test/trigger-mesh' },
       );
 
-    async function runWith(errorsAfter: boolean) {
+    // An alert of the group its source (Alertmanager, through trigger-mesh) reported resolved at endsAt.
+    const resolution = (fingerprint: string, endsAt: Date, firing: number) =>
+      createEvent(
+        'alert.resolved',
+        {
+          fingerprint,
+          service: 'payments',
+          environment: 'production',
+          alert_fingerprint: randomUUID().slice(0, 16),
+          alertname: 'PoolExhausted',
+          group_key: '{}:{alertname="PoolExhausted"}',
+          starts_at: new Date(endsAt.getTime() - 60_000).toISOString(),
+          ends_at: endsAt.toISOString(),
+          firing,
+          members: 3,
+          producer: 'alertmanager',
+        },
+        { source: 'test/trigger-mesh' },
+      );
+
+    /** The firing counts each resolution reported, in the order they resolved (none: no alert.resolved). */
+    async function runWith(errorsAfter: boolean, resolutions: number[] = []) {
       const fingerprint = `fp-${randomUUID()}`;
       const finished = new Date(Date.now() - 5_000);
       const started = new Date(finished.getTime() - 100);
@@ -186,9 +207,14 @@ describe('verifier', () => {
           capture(fingerprint, ms(-1_500), ms(1_500), 50, true),
         );
       for (const c of captures) await send(c);
+      // Sent last first: the latest resolution (by ends_at) is the one that says how many still fire.
+      const resolved = resolutions.map((firing, i) => resolution(fingerprint, ms(1_600 + i * 100), firing));
+      for (const r of [...resolved].reverse()) await send(r);
       await waitFor(
-        'the captures stored',
-        async () => (await count(sandbox, 'captures', `fingerprint = '${fingerprint}'`)) === captures.length,
+        'the captures and resolutions stored',
+        async () =>
+          (await count(sandbox, 'captures', `fingerprint = '${fingerprint}'`)) === captures.length &&
+          (await count(sandbox, 'source_resolutions', `fingerprint = '${fingerprint}'`)) === resolved.length,
       );
       const action = executed({
         fingerprint,
@@ -214,6 +240,32 @@ describe('verifier', () => {
       const verdict = await runWith(true);
       expect(verdict.data.verdict).toBe('failed');
       expect(verdict.data.checks[0]).toMatchObject({ status: 'failed', observed: { after_per_minute: 600 } });
+    });
+
+    it('passes alerts that fired after the action once the source reports the whole group resolved', async () => {
+      const verdict = await runWith(true, [1, 0]);
+      expect(verdict.data.verdict).toBe('verified');
+      expect(verdict.data.checks[0]).toMatchObject({
+        status: 'passed',
+        observed: { after_per_minute: 600, alerts_resolved: 2, alerts_still_firing: 0 },
+      });
+      expect(verdict.data.checks[0]!.reason).toContain('but the source reports all alerts of the group resolved');
+    });
+
+    it('keeps the failure while some alerts of the group still fire, and records the resolutions it saw', async () => {
+      const verdict = await runWith(true, [2, 1]);
+      expect(verdict.data.verdict).toBe('failed');
+      expect(verdict.data.checks[0]).toMatchObject({
+        status: 'failed',
+        observed: { alerts_resolved: 2, alerts_still_firing: 1 },
+      });
+      expect(verdict.data.checks[0]!.reason).toContain('2 alerts resolved at the source, 1 still firing');
+    });
+
+    it('records resolutions beside a pass on counts', async () => {
+      const verdict = await runWith(false, [0]);
+      expect(verdict.data.verdict).toBe('verified');
+      expect(verdict.data.checks[0]).toMatchObject({ status: 'passed', observed: { alerts_resolved: 1 } });
     });
   });
 

@@ -32,11 +32,14 @@ export function triageError(deps: LifecycleDeps) {
       cap.fingerprint,
       cap.environment,
       new Date(step.now.getTime() - deps.escalationHoldMs),
+      new Date(cap.last_seen),
     );
-    const held = met.escalated;
+    // Escalated: a human owns it. Resolved after this capture's last occurrence: it already covered these errors
+    // (a count that arrives after the resolution). Either way they are counted on it and nothing opens.
+    const held = met.escalated ?? (met.open ? undefined : met.covering);
     if (held) {
       if (cap.total_count > held.occurrences) await updateIncident(ctx.trx, held.id, { occurrences: cap.total_count });
-      ctx.log.debug({ incident_id: held.id }, 'counted on the escalated incident');
+      ctx.log.debug({ incident_id: held.id, status: held.status }, 'counted on the closed incident');
       return;
     }
     // Muted by a routing rule (trigger-mesh) or by an operator (sentinel.control.mute): the longer one holds.

@@ -1,6 +1,7 @@
 // alert.resolved (trigger-mesh: an Alertmanager alert of a group stopped firing) -> an entry on the timeline of the
 // group's incident (its fingerprint and environment); when no alert of the group fires any more and no action runs
-// on the incident, it is resolved with the reason `source resolved` (remediation.ts, resolveAtSource).
+// on the incident (open or escalated), it is resolved with the reason `source resolved` (remediation.ts,
+// resolveAtSource). Counts of those alerts that arrive later are counted on it (error-captured.ts).
 import type { GraceEvent } from '@grace/contracts';
 import type { HandlerContext } from '@grace/service-kit';
 import { Draft, noteOnTimeline, resolveAtSource, save, stepOf, type LifecycleDeps } from '../remediation.js';

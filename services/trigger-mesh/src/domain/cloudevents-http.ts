@@ -3,7 +3,6 @@
 // headers, percent-decoded, and the body as data), and one CloudEvent in the JSON format made ready for Grace's
 // envelope (null attributes unset, `specversion` 1.0, JSON data only, extension attributes checked). Pure: no
 // HTTP server, no bus; problems are ValidationErrors with paths, or a BindingError with its HTTP status.
-import { createHash } from 'node:crypto';
 import { SPEC_VERSION, type ValidationError } from '@grace/contracts';
 
 /** The structured-mode media type of the JSON event format. */
@@ -337,18 +336,4 @@ export function normalizeEvent(value: unknown): NormalizedEvent {
     }
   }
   return errors.length > 0 ? { errors } : { event, errors };
-}
-
-/**
- * The Grace event id of a producer's CloudEvent: a UUID (RFC 9562 version 8, from sha256 over the producer's
- * name, the event's `source` and its `id`). CloudEvents makes `source` + `id` unique per event, so a retry gets
- * the same Grace id (and the bus and the inboxes drop it), while two producers or two sources that reuse an id
- * get different ones.
- */
-export function graceEventId(producer: string, source: string, id: string): string {
-  const hex = createHash('sha256')
-    .update(JSON.stringify([producer, source, id]))
-    .digest('hex');
-  const variant = ((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16);
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }

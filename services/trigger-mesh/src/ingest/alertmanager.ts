@@ -23,7 +23,7 @@ import {
   type AlertmanagerWebhookType,
   type MappedAlert,
 } from '../domain/alertmanager.js';
-import { graceEventId } from '../domain/cloudevents-http.js';
+import { graceEventId } from '../domain/ids.js';
 import { fingerprintOf } from '../domain/fingerprint.js';
 import { boundedAttributes, truncate } from '../domain/report-bounds.js';
 import {
@@ -76,126 +76,133 @@ export const alertmanagerRoute: IngestRoute = {
         reason: `alert ${a.index} (${a.alertname}, fingerprint ${a.alertFingerprint}): its error.reported is ${size} bytes, over the per-event limit of ${deps.maxBodyBytes}`,
       });
 
-    const answer = await deps.db.transaction().execute(async (trx) => {
-      const known = await lockAlertGroup(
-        trx,
-        producer.name,
-        groupHash,
-        mapping.alerts.map((a) => ({ alertFingerprint: a.alertFingerprint, startsAt: a.startsAt })),
-      );
-      const now = new Date();
-      const reports: GraceEvent<'error.reported'>[] = [];
-      const resolvedAlerts: { alert: MappedAlert; firings: number }[] = [];
-      const members = new Map<string, AlertMember>();
-      let renotified = 0;
-      let resolvedUnknown = 0;
-      for (const a of mapping.alerts) {
-        const key = alertKey(a.alertFingerprint, a.startsAt);
-        // The same alert twice in one payload (it is not sent so): its last entry counts.
-        const was: KnownAlert | undefined = members.has(key)
-          ? { status: members.get(key)!.status, firings: members.get(key)!.firings!, notifications: 0 }
-          : known.get(key);
-        let firings = was?.firings ?? 0;
-        if (a.status === 'firing') {
-          if (was?.status === 'firing') {
-            renotified++;
-          } else {
-            firings++;
-            const event = createEvent('error.reported', a.report, { source, id: idOf(a, 'firing', firings) });
-            const size = bytes(event);
-            if (size > deps.maxBodyBytes) {
-              skip(a, size);
-              continue;
-            }
-            reports.push(event);
-          }
-        } else if (was?.status === 'firing') {
-          resolvedAlerts.push({ alert: a, firings });
-        } else {
-          // Resolved, and never seen firing (or already resolved): recorded, nothing to announce.
-          if (!was) resolvedUnknown++;
-          else renotified++;
-        }
-        members.set(key, {
-          producer: producer.name,
-          group_hash: groupHash,
-          group_key: mapping.groupKey,
-          alert_fingerprint: a.alertFingerprint,
-          starts_at: a.startsAt,
-          fingerprint: fingerprintOf(a.report),
-          environment: a.report.environment,
-          service: a.report.service,
-          alertname: a.alertname,
-          labels: JSON.stringify(a.labels),
-          status: a.status,
-          firings,
-          notifications: (known.get(key)?.notifications ?? 0) + 1,
-          last_notified_at: now,
-          ends_at: a.status === 'resolved' ? a.endsAt : null,
-          resolved_at: a.status === 'resolved' ? (was?.status === 'firing' ? now : null) : null,
-        });
-      }
-      if (skipped.length > 0 && skipped.length === mapping.alerts.length) {
-        throw new HttpError(
-          413,
-          'too_large',
-          `every alert of the notification is over the per-event limit of ${deps.maxBodyBytes} bytes`,
-          { details: skipped.map((s) => ({ path: `alerts.${s.index}`, message: s.reason })) },
-        );
-      }
-      await saveAlertMembers(trx, [...members.values()]);
-
-      // Each resolution says how many of its group (in its environment) still fire: the last of them says 0.
-      const counts = await alertGroupCounts(trx, producer.name, groupHash);
-      const laterInEnvironment = new Map<string, number>();
-      for (const { alert } of resolvedAlerts)
-        laterInEnvironment.set(alert.report.environment, (laterInEnvironment.get(alert.report.environment) ?? 0) + 1);
-      const resolutions: GraceEvent<'alert.resolved'>[] = [];
-      for (const { alert: a, firings } of resolvedAlerts) {
-        const environment = a.report.environment;
-        const later = laterInEnvironment.get(environment)! - 1;
-        laterInEnvironment.set(environment, later);
-        const count = counts.get(environment) ?? { members: 1, firing: 0 };
-        const labels = boundedAttributes(Object.entries(a.labels));
-        const resolved = (withLabels: boolean) =>
-          createEvent(
-            'alert.resolved',
-            {
-              fingerprint: fingerprintOf(a.report),
-              environment,
-              service: a.report.service,
-              alert_fingerprint: a.alertFingerprint,
-              alertname: truncate(a.alertname, 256),
-              group_key: truncate(mapping.groupKey, 1024) || '{}',
-              starts_at: a.startsAt,
-              ends_at: a.endsAt,
-              firing: count.firing + later,
-              members: Math.max(1, count.members),
-              producer: producer.name,
-              ...(labels && withLabels ? { labels } : {}),
-            },
-            // Its correlation is the report of the firing it ends.
-            { source, id: idOf(a, 'resolved', firings), correlationid: idOf(a, 'firing', firings) },
-          );
-        // Its labels are the only part without a small bound: over the limit, it goes without them (they are in
-        // alert_members), so a resolution is never left out.
-        const event = resolved(true);
-        resolutions.push(bytes(event) > deps.maxBodyBytes ? resolved(false) : event);
-      }
-      // JetStream holds every event before the state commits: a failure is a 503 (Alertmanager retries), and the
-      // retried notification finds the state as it was and publishes the same ids again (stored once).
-      await publishAll([...reports, ...resolutions]);
-      return {
-        accepted: reports.length,
-        renotified,
-        resolved: resolutions.length,
-        resolved_unknown: resolvedUnknown,
-        skipped,
-        event_ids: [...reports, ...resolutions].map((e) => e.id),
-      };
-    });
-    if (skipped.length > 0)
+    // Counted and logged whatever the answer (a notification of nothing but oversized alerts is a 413).
+    const reportSkipped = () => {
+      if (skipped.length === 0) return;
+      deps.metrics.alertsSkipped.inc({ reason: 'too_large' }, skipped.length);
       deps.log.warn({ producer: producer.name, skipped: skipped.slice(0, 10) }, 'alerts over the per-event limit');
+    };
+    const answer = await deps.db
+      .transaction()
+      .execute(async (trx) => {
+        const known = await lockAlertGroup(
+          trx,
+          producer.name,
+          groupHash,
+          mapping.alerts.map((a) => ({ alertFingerprint: a.alertFingerprint, startsAt: a.startsAt })),
+        );
+        const now = new Date();
+        const reports: GraceEvent<'error.reported'>[] = [];
+        const resolvedAlerts: { alert: MappedAlert; firings: number }[] = [];
+        const members = new Map<string, AlertMember>();
+        let renotified = 0;
+        let resolvedUnknown = 0;
+        for (const a of mapping.alerts) {
+          const key = alertKey(a.alertFingerprint, a.startsAt);
+          // The same alert twice in one payload (it is not sent so): its last entry counts.
+          const was: KnownAlert | undefined = members.has(key)
+            ? { status: members.get(key)!.status, firings: members.get(key)!.firings!, notifications: 0 }
+            : known.get(key);
+          let firings = was?.firings ?? 0;
+          if (a.status === 'firing') {
+            if (was?.status === 'firing') {
+              renotified++;
+            } else {
+              firings++;
+              const event = createEvent('error.reported', a.report, { source, id: idOf(a, 'firing', firings) });
+              const size = bytes(event);
+              if (size > deps.maxBodyBytes) {
+                skip(a, size);
+                continue;
+              }
+              reports.push(event);
+            }
+          } else if (was?.status === 'firing') {
+            resolvedAlerts.push({ alert: a, firings });
+          } else {
+            // Resolved, and never seen firing (or already resolved): recorded, nothing to announce.
+            if (!was) resolvedUnknown++;
+            else renotified++;
+          }
+          members.set(key, {
+            producer: producer.name,
+            group_hash: groupHash,
+            group_key: mapping.groupKey,
+            alert_fingerprint: a.alertFingerprint,
+            starts_at: a.startsAt,
+            fingerprint: fingerprintOf(a.report),
+            environment: a.report.environment,
+            service: a.report.service,
+            alertname: a.alertname,
+            labels: JSON.stringify(a.labels),
+            status: a.status,
+            firings,
+            notifications: (known.get(key)?.notifications ?? 0) + 1,
+            last_notified_at: now,
+            ends_at: a.status === 'resolved' ? a.endsAt : null,
+            resolved_at: a.status === 'resolved' ? (was?.status === 'firing' ? now : null) : null,
+          });
+        }
+        if (skipped.length > 0 && skipped.length === mapping.alerts.length) {
+          throw new HttpError(
+            413,
+            'too_large',
+            `every alert of the notification is over the per-event limit of ${deps.maxBodyBytes} bytes`,
+            { details: skipped.map((s) => ({ path: `alerts.${s.index}`, message: s.reason })) },
+          );
+        }
+        await saveAlertMembers(trx, [...members.values()]);
+
+        // Each resolution says how many of its group (in its environment) still fire: the last of them says 0.
+        const counts = await alertGroupCounts(trx, producer.name, groupHash);
+        const laterInEnvironment = new Map<string, number>();
+        for (const { alert } of resolvedAlerts)
+          laterInEnvironment.set(alert.report.environment, (laterInEnvironment.get(alert.report.environment) ?? 0) + 1);
+        const resolutions: GraceEvent<'alert.resolved'>[] = [];
+        for (const { alert: a, firings } of resolvedAlerts) {
+          const environment = a.report.environment;
+          const later = laterInEnvironment.get(environment)! - 1;
+          laterInEnvironment.set(environment, later);
+          const count = counts.get(environment) ?? { members: 1, firing: 0 };
+          const labels = boundedAttributes(Object.entries(a.labels));
+          const resolved = (withLabels: boolean) =>
+            createEvent(
+              'alert.resolved',
+              {
+                fingerprint: fingerprintOf(a.report),
+                environment,
+                service: a.report.service,
+                alert_fingerprint: a.alertFingerprint,
+                alertname: truncate(a.alertname, 256),
+                group_key: truncate(mapping.groupKey, 1024) || '{}',
+                starts_at: a.startsAt,
+                ends_at: a.endsAt,
+                firing: count.firing + later,
+                members: Math.max(1, count.members),
+                producer: producer.name,
+                ...(labels && withLabels ? { labels } : {}),
+              },
+              // Its correlation is the report of the firing it ends.
+              { source, id: idOf(a, 'resolved', firings), correlationid: idOf(a, 'firing', firings) },
+            );
+          // Its labels are the only part without a small bound: over the limit, it goes without them (they are in
+          // alert_members), so a resolution is never left out.
+          const event = resolved(true);
+          resolutions.push(bytes(event) > deps.maxBodyBytes ? resolved(false) : event);
+        }
+        // JetStream holds every event before the state commits: a failure is a 503 (Alertmanager retries), and the
+        // retried notification finds the state as it was and publishes the same ids again (stored once).
+        await publishAll([...reports, ...resolutions]);
+        return {
+          accepted: reports.length,
+          renotified,
+          resolved: resolutions.length,
+          resolved_unknown: resolvedUnknown,
+          skipped,
+          event_ids: [...reports, ...resolutions].map((e) => e.id),
+        };
+      })
+      .finally(reportSkipped);
     return answer;
   },
 };

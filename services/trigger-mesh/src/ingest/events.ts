@@ -14,11 +14,11 @@ import {
   binaryPath,
   BindingError,
   contentModeOf,
-  graceEventId,
   normalizeEvent,
   parseEventFormatBody,
   type HeaderMap,
 } from '../domain/cloudevents-http.js';
+import { graceEventId } from '../domain/ids.js';
 import type { Producer } from './producers.js';
 import { parseJson, prefixed, type IngestRoute } from './route.js';
 

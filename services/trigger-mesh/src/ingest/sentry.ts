@@ -7,7 +7,7 @@
 import { createEvent, validateData, type GraceEvent } from '@grace/contracts';
 import { errorMessage, HttpError } from '@grace/service-kit';
 import type { Request } from 'express';
-import { graceEventId } from '../domain/cloudevents-http.js';
+import { graceEventId } from '../domain/ids.js';
 import { mapSentry, validateSentryEvent } from '../domain/sentry.js';
 import { EnvelopeError, parseEnvelope, sentryEventId, type Envelope } from '../domain/sentry-envelope.js';
 import { identifySentry, type Producer } from './producers.js';

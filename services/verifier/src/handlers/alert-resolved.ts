@@ -1,5 +1,5 @@
-// alert.resolved: an alert its source (Alertmanager, through trigger-mesh) reported resolved, kept as evidence for
-// the error_rate checks of the service (judge.ts: `alerts_resolved` in what the check observed).
+// alert.resolved: an alert its source (Alertmanager, through trigger-mesh) reported resolved, with how many of its
+// group still fire, kept as evidence for the error_rate checks of the service (judge.ts: withResolutions).
 import type { GraceEvent } from '@grace/contracts';
 import type { HandlerContext } from '@grace/service-kit';
 import { recordResolutions, type Database } from '../store.js';
@@ -13,5 +13,6 @@ export const recordResolution = async (event: GraceEvent<'alert.resolved'>, ctx:
       alert_fingerprint: event.data.alert_fingerprint,
       starts_at: new Date(event.data.starts_at),
       ends_at: new Date(event.data.ends_at),
+      firing: event.data.firing,
     },
   ]);
