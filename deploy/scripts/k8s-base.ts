@@ -1,5 +1,6 @@
-// The k8s/ kustomize base: the chart rendered with its defaults, without what only Helm understands (the
-// helm.sh/chart label, hook annotations), managed-by kustomize, one file per service plus the shared objects.
+// The k8s/ kustomize base: the chart rendered by `helm template` with its defaults and without the `helm test`
+// hooks, minus what only Helm understands (the helm.sh/chart label, hook annotations), managed-by kustomize,
+// one file per service plus the shared objects.
 import { stringify } from 'yaml';
 import { renderChart, type K8sObject } from '../test/helm.js';
 
@@ -40,7 +41,7 @@ function withoutHelm(object: K8sObject): K8sObject {
 
 /** Every file of k8s/ (but README.md) by name, with its content. */
 export function generateK8sBase(): Map<string, string> {
-  const { objects } = renderChart({ releaseName: 'grace' });
+  const { objects } = renderChart({ releaseName: 'grace', skipTests: true });
   const files = new Map<string, K8sObject[]>();
   for (const object of objects) {
     const file = `${object.metadata.labels?.['app.kubernetes.io/name'] ?? 'grace'}.yaml`;

@@ -1,9 +1,11 @@
-// The Helm chart deploy/helm/grace rendered offline (deploy/helm/render: Helm's engine), every object checked
-// against the Kubernetes schemas and our policy, its values against values.schema.json.
+// The Helm chart deploy/helm/grace run through real Helm v4 (scripts/tools.sh builds it): rendered with
+// `helm template`, every object checked against the Kubernetes schemas and our policy, its values against
+// values.schema.json (by Ajv and by Helm itself), `helm lint --strict`, `helm package` and the `helm test` hook.
 import { describe, expect, it } from '@jest/globals';
 import { streamFor } from '@grace/contracts';
 import { Naming } from '@grace/service-kit';
 import { Ajv } from 'ajv';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +15,17 @@ import { STAGED_SUBJECTS } from '../../services/cube-etl/src/handlers/stage-even
 import { parseCatalog } from '../../services/sentinel/src/domain/catalog.js';
 import { parseRules } from '../../services/trigger-mesh/src/domain/rules.js';
 import { GRACE_SERVICES } from './grace.js';
-import { CHART, REPO, renderChart, renderNotes, runRenderer, type K8sObject, type Rendered } from './helm.js';
+import {
+  CHART,
+  REPO,
+  chartArgs,
+  helm,
+  renderChart,
+  renderNotes,
+  runTemplate,
+  type K8sObject,
+  type Rendered,
+} from './helm.js';
 import { policyViolations, schemaErrors, type ChartValues } from './validate.js';
 
 const EXAMPLES = join(CHART, 'examples');
@@ -115,7 +127,9 @@ describe('the chart', () => {
       'Job',
     ])
       expect([kind, ofKind(objects, kind).length]).toEqual([kind, 7]);
-    expect(ofKind(objects, 'NetworkPolicy')).toHaveLength(9); // default deny, seven services, migrate Jobs
+    // default deny, seven services, migrate Jobs, and the two of the readiness test (helm test hooks)
+    expect(ofKind(objects, 'NetworkPolicy')).toHaveLength(11);
+    expect(ofKind(objects, 'Pod')).toHaveLength(1); // the readiness test
     expect(ofKind(objects, 'ConfigMap')).toHaveLength(3); // routes, playbooks, policies
     for (const kind of ['Secret', 'Role', 'RoleBinding', 'ScaledObject', 'ServiceMonitor', 'Ingress'])
       expect([kind, ofKind(objects, kind).length]).toEqual([kind, 0]);
@@ -230,10 +244,14 @@ describe('the chart', () => {
     ]);
   });
 
-  it('stops with the template error when a required value is missing', () => {
-    const result = runRenderer({ set: { 'services.sentinel.existingSecret': '' } });
-    expect(result.ok).toBe(false);
-    expect(result.stderr).toContain('services.sentinel.existingSecret is required');
+  it('stops on a missing Secret name: the schema first, and the template itself without the schema', () => {
+    const set = { 'services.sentinel.existingSecret': '' };
+    const checked = runTemplate({ set });
+    expect(checked.status).toBe(1);
+    expect(checked.stderr).toContain("at '/services/sentinel/existingSecret': minLength");
+    const unchecked = runTemplate({ set }, ['--skip-schema-validation']);
+    expect(unchecked.status).toBe(1);
+    expect(unchecked.stderr).toContain('services.sentinel.existingSecret is required');
   });
 
   it('deep-merges values files and --set like Helm (maps merge, null deletes, --set wins)', () => {
@@ -241,14 +259,167 @@ describe('the chart', () => {
     try {
       const file = join(dir, 'values.yaml');
       writeFileSync(file, 'services:\n  verifier:\n    env: { WORKERS: 16 }\n  chat-gateway:\n    env: null\n');
-      const { values } = renderChart({ values: [file], set: { 'services.verifier.replicas': '3' } });
+      const set = { 'services.verifier.replicas': '3', 'services.verifier.autoscaling.enabled': 'false' };
+      const { values, objects } = renderChart({ values: [file], set });
       const services = (values as Json).services;
       expect(services.verifier.env).toEqual({ WORKERS: 16 });
       expect(services.verifier.replicas).toBe(3);
       expect(services.verifier.port).toBe(8084);
+      expect(services.verifier.autoscaling).toEqual({ ...services.sentinel.autoscaling, enabled: false });
       expect(services['chat-gateway'].env).toBeUndefined();
+      // What Helm rendered from the same values agrees.
+      const deployment = (name: string) =>
+        objects.find((o) => o.kind === 'Deployment' && o.metadata.name === `grace-${name}`) as Json;
+      expect(deployment('verifier').spec.replicas).toBe(3);
+      expect(deployment('verifier').spec.template.spec.containers[0].env).toContainEqual({
+        name: 'WORKERS',
+        value: '16',
+      });
+      expect(deployment('sentinel').spec.replicas).toBeUndefined(); // still on its HPA
+      const gatewayEnv = deployment('chat-gateway').spec.template.spec.containers[0].env.map((e: Json) => e.name);
+      expect(gatewayEnv).toContain('DB_POOL_MAX'); // commonEnv, with the gateway's own env deleted
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('Helm v4 itself', () => {
+  it.each(Object.keys(scenarios))('passes `helm lint --strict` with %s', (scenario) => {
+    const files = (scenarios[scenario] ?? []).flatMap((file) => ['--values', file]);
+    const result = helm(['lint', '--strict', CHART, ...files]);
+    expect([result.status, result.stdout]).toEqual([0, expect.stringContaining('0 chart(s) failed')]);
+  });
+
+  // Each value breaks one rule of values.schema.json; Helm must refuse it, naming the field (`at '/<path>'`).
+  const refused: [string, Record<string, string>, string][] = [
+    ['a negative replica count', { 'services.sentinel.replicas': '-1' }, "at '/services/sentinel/replicas': minimum"],
+    [
+      'an unknown key (additionalProperties false)',
+      { 'services.verifier.replica': '3' },
+      "at '/services/verifier': additional properties 'replica' not allowed",
+    ],
+    ['a wrong type', { 'services.sentinel.port': 'http' }, "at '/services/sentinel/port': got string, want integer"],
+    ['a value outside the enum', { logLevel: 'verbose' }, "at '/logLevel': value must be one of 'trace'"],
+    ['a :latest image', { 'tests.image.tag': 'latest' }, "at '/tests/image/tag': 'not' failed"],
+  ];
+  it.each(refused)('refuses %s in helm template and helm lint, naming the field', (_, set, message) => {
+    const template = runTemplate({ set });
+    expect(template.status).toBe(1);
+    expect(template.stderr).toContain("values don't meet the specifications of the schema");
+    expect(template.stderr).toContain(message);
+    const lint = helm(['lint', '--strict', ...chartArgs({ set }).slice(1)]);
+    expect(lint.status).toBe(1);
+    expect(lint.stdout).toContain(`[ERROR] values.yaml: - ${message}`);
+  });
+
+  it('refuses a values file with a wrong type the same way', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'grace-values-'));
+    try {
+      const file = join(dir, 'values.yaml');
+      writeFileSync(file, 'services:\n  cube-etl:\n    replicas: two\n');
+      const result = runTemplate({ values: [file] });
+      expect(result.status).toBe(1);
+      expect(result.stderr).toContain("at '/services/cube-etl/replicas': got string, want integer");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('packages the chart as grace-<version>.tgz with Chart.yaml, values.schema.json and the templates', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'grace-package-'));
+    try {
+      const { version } = parse(readFileSync(join(CHART, 'Chart.yaml'), 'utf8')) as { version: string };
+      const result = helm(['package', CHART, '--destination', dir]);
+      expect(result.status).toBe(0);
+      expect(readdirSync(dir)).toEqual([`grace-${version}.tgz`]);
+      const listing = spawnSync('tar', ['-tzf', join(dir, `grace-${version}.tgz`)], { encoding: 'utf8' });
+      expect(listing.status).toBe(0);
+      const templates = readdirSync(join(CHART, 'templates'), { recursive: true, withFileTypes: true })
+        .filter((entry) => entry.isFile())
+        .map((entry) => join('grace', entry.parentPath.slice(CHART.length + 1), entry.name));
+      expect(listing.stdout.split('\n')).toEqual(
+        expect.arrayContaining(['grace/Chart.yaml', 'grace/values.yaml', 'grace/values.schema.json', ...templates]),
+      );
+      expect(templates).toContain('grace/templates/tests/readiness.yaml');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the helm test hook (templates/tests/readiness.yaml)', () => {
+  const urls = (objects: K8sObject[]) =>
+    (objects.find((o) => o.kind === 'Pod') as Json).spec.containers[0].args as string[];
+  // What the Pod must ask: for every Service, its port and the readiness path of the Deployment it selects.
+  const readinessUrls = (objects: K8sObject[]) =>
+    (ofKind(objects, 'Service') as Json[]).map((service) => {
+      const deployment = (ofKind(objects, 'Deployment') as Json[]).find((d) =>
+        Object.entries(service.spec.selector).every(([k, v]) => d.spec.template.metadata.labels[k] === v),
+      );
+      const path = deployment.spec.template.spec.containers[0].readinessProbe.httpGet.path;
+      return `http://${service.metadata.name}:${service.spec.ports[0].port}${path}`;
+    });
+
+  it('is a test Pod, deleted before a rerun and once passed, asking every Service for its readiness path', () => {
+    const { objects } = render('defaults');
+    const pod = objects.find((o) => o.kind === 'Pod') as Json;
+    expect(pod.metadata.annotations).toEqual({
+      'helm.sh/hook': 'test',
+      'helm.sh/hook-delete-policy': 'before-hook-creation,hook-succeeded',
+    });
+    expect(urls(objects).sort()).toEqual(readinessUrls(objects).sort());
+    expect(urls(objects)).toHaveLength(7);
+    expect(urls(objects)).toContain('http://grace-sentinel:8082/readyz');
+  });
+
+  it('does not probe a disabled service, and lets the Pod through the default deny to the others only', () => {
+    const { objects, values } = renderChart({ set: { 'services.verifier.enabled': 'false' } });
+    expect(urls(objects).sort()).toEqual(readinessUrls(objects).sort());
+    expect(urls(objects).filter((url) => url.includes('verifier'))).toEqual([]);
+    expect(urls(objects)).toHaveLength(6);
+    const policy = (name: string) => objects.find((o) => o.metadata.name === name) as Json;
+    const egressPorts = policy('grace-test-readiness')
+      .spec.egress.flatMap((rule: Json) => rule.ports.map((p: Json) => p.port))
+      .filter((port: number) => port !== 53);
+    const ingressPorts = policy('grace-test-readiness-ingress').spec.ingress[0].ports.map((p: Json) => p.port);
+    const ports = GRACE_SERVICES.filter((s) => s.name !== 'verifier').map((s) => s.httpPort);
+    expect(egressPorts.sort()).toEqual([...ports].sort());
+    expect(ingressPorts.sort()).toEqual([...ports].sort());
+    expect(policyViolations(objects, values as unknown as ChartValues, { hooks: 'helm' })).toEqual([]);
+    expect(schemaErrors(objects)).toEqual([]);
+  });
+
+  it('is held to the pod policy, as a helm test hook only and never outside Helm', () => {
+    const { objects, values } = render('defaults');
+    const broken = JSON.parse(JSON.stringify(objects)) as Json[]; // (structuredClone's objects fail deep equality)
+    const pod = broken.find((object) => object.kind === 'Pod');
+    pod.spec.containers[0].securityContext.readOnlyRootFilesystem = false;
+    delete pod.spec.containers[0].resources.limits;
+    expect(policyViolations(broken, values as unknown as ChartValues, { hooks: 'helm' })).toEqual([
+      'Pod/grace-test-readiness: container readiness: readOnlyRootFilesystem is not true',
+      'Pod/grace-test-readiness: container readiness: resources.limits.cpu missing',
+      'Pod/grace-test-readiness: container readiness: resources.limits.memory missing',
+    ]);
+    expect(policyViolations(objects, values as unknown as ChartValues, { hooks: 'plain' })).toEqual(
+      expect.arrayContaining(['Pod/grace-test-readiness: is a helm test hook outside Helm']),
+    );
+    delete pod.metadata.annotations;
+    expect(policyViolations(broken, values as unknown as ChartValues, { hooks: 'helm' })).toEqual(
+      expect.arrayContaining(['Pod/grace-test-readiness: is a bare Pod, not a helm test hook']),
+    );
+  });
+
+  it('takes its image from tests.image, and is left out with tests.enabled false or --skip-tests', () => {
+    const { objects } = renderChart({ set: { 'tests.image.repository': 'mirror.example.com/busybox' } });
+    expect((objects.find((o) => o.kind === 'Pod') as Json).spec.containers[0].image).toBe(
+      'mirror.example.com/busybox:1.37.0',
+    );
+    const tested = (set: Record<string, string>, skipTests = false) =>
+      renderChart({ set, skipTests }).sources.filter((source) => source.includes('/tests/'));
+    expect(tested({})).toHaveLength(3);
+    expect(tested({ 'tests.enabled': 'false' })).toEqual([]);
+    expect(tested({}, true)).toEqual([]);
+    expect(tested({ 'networkPolicy.enabled': 'false' })).toEqual(['grace/templates/tests/readiness.yaml']);
   });
 });

@@ -1,5 +1,5 @@
 // What every rendered object must satisfy: its Kubernetes (or CRD) schema, and our policy (non-root, read-only,
-// probes, limits, labels, tokens, default-deny networking, secrets only by reference, migrate Jobs).
+// probes, limits, labels, tokens, default-deny networking, secrets only by reference, migrate Jobs, test hooks).
 import { ScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1/ScaledObject';
 import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
 import { isDeepStrictEqual } from 'node:util';
@@ -11,6 +11,7 @@ type Model = new (data: never) => { validate(): void };
 /** The model class (with its OpenAPI schema) of each kind the chart may render. */
 const MODELS: Record<string, Model> = {
   'v1/ConfigMap': v1.ConfigMap,
+  'v1/Pod': v1.Pod,
   'v1/Service': v1.Service,
   'v1/ServiceAccount': v1.ServiceAccount,
   'v1/Secret': v1.Secret,
@@ -83,12 +84,21 @@ export interface ChartValues {
 }
 
 export interface PolicyOptions {
-  /** `helm`: migrate Jobs are pre-install/pre-upgrade hooks; `plain` (k8s/): ordinary Jobs without Helm. */
+  /** `helm`: migrate Jobs are pre-install/pre-upgrade hooks, and `helm test` hooks may be there; `plain` (k8s/):
+   * ordinary Jobs without Helm, and no test hook. */
   hooks: 'helm' | 'plain';
 }
 
+/** The pod (metadata and spec) of a Deployment or Job, or a bare Pod itself. */
 const podSpecOf = (object: K8sObject): Json =>
-  object.kind === 'Deployment' || object.kind === 'Job' ? (object as Json).spec?.template : undefined;
+  object.kind === 'Deployment' || object.kind === 'Job'
+    ? (object as Json).spec?.template
+    : object.kind === 'Pod'
+      ? { metadata: object.metadata, spec: (object as Json).spec }
+      : undefined;
+
+/** A `helm test` hook: created by `helm test` only, deleted again when it passes. */
+const isTestHook = (object: K8sObject) => object.metadata?.annotations?.['helm.sh/hook'] === 'test';
 
 const matches = (selector: Record<string, string> | undefined, labels: Record<string, string> | undefined) =>
   !!selector && Object.entries(selector).every(([key, value]) => labels?.[key] === value);
@@ -101,6 +111,7 @@ export function policyViolations(objects: readonly K8sObject[], values: ChartVal
   const byKind = (kind: string) => objects.filter((object) => object.kind === kind);
   const deployments = byKind('Deployment');
   const jobs = byKind('Job');
+  const pods = byKind('Pod');
 
   // Labels on every object and every pod template.
   for (const object of objects) {
@@ -113,7 +124,7 @@ export function policyViolations(objects: readonly K8sObject[], values: ChartVal
   }
 
   // Pods: non-root, read-only, no privilege, seccomp, resources, images, /tmp, probes, tokens.
-  for (const object of [...deployments, ...jobs]) {
+  for (const object of [...deployments, ...jobs, ...pods]) {
     const pod = podSpecOf(object).spec;
     const service = pod && object.metadata.labels?.['app.kubernetes.io/name'];
     const rbac = values.services[service]?.rbac?.enabled === true && object.kind === 'Deployment';
@@ -206,8 +217,16 @@ export function policyViolations(objects: readonly K8sObject[], values: ChartVal
         problem(object, `refers to ConfigMap ${value.name}, which is not rendered`);
     });
 
+  // Bare Pods only as `helm test` hooks (the readiness test), deleted before a rerun; none outside Helm.
+  for (const pod of pods) if (!isTestHook(pod)) problem(pod, 'is a bare Pod, not a helm test hook');
+  for (const object of objects.filter(isTestHook)) {
+    if (options.hooks === 'plain') problem(object, 'is a helm test hook outside Helm');
+    else if (!(object.metadata.annotations?.['helm.sh/hook-delete-policy'] ?? '').includes('before-hook-creation'))
+      problem(object, 'test hook is not deleted before the next run (before-hook-creation)');
+  }
+
   // Services, PDBs, HPAs and ScaledObjects point at Deployments; only one autoscaler per Deployment.
-  const podLabels = (object: K8sObject) => (object as Json).spec.template.metadata.labels;
+  const podLabels = (object: K8sObject) => podSpecOf(object).metadata.labels;
   for (const service of byKind('Service')) {
     const selector = (service as Json).spec.selector;
     if (deployments.filter((d) => matches(selector, podLabels(d))).length !== 1)
@@ -246,9 +265,10 @@ export function policyViolations(objects: readonly K8sObject[], values: ChartVal
     }
   }
 
-  // NetworkPolicies: a default deny, then per service DNS/NATS/Postgres out (+ Kubernetes API with RBAC).
+  // NetworkPolicies: a default deny, then per service DNS/NATS/Postgres out (+ Kubernetes API with RBAC); the
+  // test hooks' only let the release's test pods reach the services' ports (and DNS).
   if (values.networkPolicy.enabled) {
-    const policies = byKind('NetworkPolicy') as Json[];
+    const policies = byKind('NetworkPolicy').filter((policy) => !isTestHook(policy)) as Json[];
     const denyAll = policies.find(
       (p) =>
         !p.spec.ingress?.length &&
@@ -256,7 +276,7 @@ export function policyViolations(objects: readonly K8sObject[], values: ChartVal
         isDeepStrictEqual([...p.spec.policyTypes].sort(), ['Egress', 'Ingress']),
     );
     if (!denyAll) problems.push('no default-deny NetworkPolicy');
-    for (const pod of [...deployments, ...jobs])
+    for (const pod of [...deployments, ...jobs, ...pods])
       if (denyAll && !matches(denyAll.spec.podSelector.matchLabels, podLabels(pod)))
         problem(pod, 'its pods are not under the default-deny NetworkPolicy');
     const onlyPorts = (rule: Json, ports: number[]) =>
@@ -298,6 +318,21 @@ export function policyViolations(objects: readonly K8sObject[], values: ChartVal
         const extra = (svc.networkPolicy?.extraIngress ?? []).some((entry) => isDeepStrictEqual(entry, rule));
         if (!metrics && !users && !extra) problem(networkPolicy, `ingress ${JSON.stringify(rule)} is not asked for`);
       }
+    }
+    const servicePorts = enabled.map(([, svc]) => svc.port);
+    const toServicePorts = (rule: Json) =>
+      rule.ports?.length > 0 && rule.ports.every((port: Json) => servicePorts.includes(port.port));
+    const testPods = (peer: Json) =>
+      !peer.namespaceSelector &&
+      !peer.ipBlock &&
+      peer.podSelector?.matchLabels?.['app.kubernetes.io/component'] === 'test';
+    for (const testPolicy of byKind('NetworkPolicy').filter(isTestHook) as Json[]) {
+      for (const rule of testPolicy.spec.ingress ?? [])
+        if (!rule.from?.length || !rule.from.every(testPods) || !toServicePorts(rule))
+          problem(testPolicy, `ingress ${JSON.stringify(rule)} is not from the test pods to a service's port`);
+      for (const rule of testPolicy.spec.egress ?? [])
+        if (!onlyPorts(rule, [53]) && !toServicePorts(rule))
+          problem(testPolicy, `egress ${JSON.stringify(rule)} is not DNS or a service's port`);
     }
   }
   return problems;
