@@ -241,11 +241,13 @@ async function recomputeIncidents(trx: Trx, incidentIds: string[], written: Writ
       select incident_id,
         min((d->>'opened_at')::timestamptz) as opened_at,
         min((d->>'triaged_at')::timestamptz) as triaged_at,
-        min(changed_at) filter (where type in ('incident.resolved', 'incident.escalated')) as closed_at,
+        -- The last terminal event: an escalated incident its source resolved later closed then.
+        max(changed_at) filter (where type in ('incident.resolved', 'incident.escalated')) as closed_at,
         max((d->>'attempts')::int) as attempts,
         bool_or(type = 'incident.escalated') as escalated
       from ev group by incident_id)
     select a.*, l.d->>'status' as status, l.d->>'service' as service, l.d->>'environment' as environment,
+      case when l.d->>'status' = 'resolved' then coalesce(l.d->>'resolved_by', 'contract') end as resolved_by,
       l.d->>'fingerprint' as fingerprint, l.d->>'kind' as kind, l.d->>'category' as category,
       date_trunc('minute', a.opened_at) as opened_minute, date_trunc('minute', a.closed_at) as closed_minute
     from agg a join latest l using (incident_id)`.execute(trx);
@@ -265,11 +267,11 @@ async function recomputeIncidents(trx: Trx, incidentIds: string[], written: Writ
   written.fact_incidents += affected(
     await sql`
       insert into fact_incidents (incident_id, service_key, signature_key, opened_minute, closed_minute, status,
-        opened_at, triaged_at, closed_at, time_to_triage_ms, time_to_resolve_ms, attempts, escalated)
+        opened_at, triaged_at, closed_at, time_to_triage_ms, time_to_resolve_ms, attempts, escalated, resolved_by)
       select i.incident_id, v.service_key, s.signature_key, i.opened_minute, i.closed_minute, i.status, i.opened_at,
         i.triaged_at, i.closed_at, (extract(epoch from i.triaged_at - i.opened_at) * 1000)::bigint,
         case when i.status = 'resolved' then (extract(epoch from i.closed_at - i.opened_at) * 1000)::bigint end,
-        i.attempts, i.escalated
+        i.attempts, i.escalated, i.resolved_by
       from etl_incidents i
       join dim_service v on v.service = i.service and v.environment = i.environment
       join dim_signature s on s.fingerprint = i.fingerprint
@@ -278,7 +280,7 @@ async function recomputeIncidents(trx: Trx, incidentIds: string[], written: Writ
         opened_minute = excluded.opened_minute, closed_minute = excluded.closed_minute, status = excluded.status,
         opened_at = excluded.opened_at, triaged_at = excluded.triaged_at, closed_at = excluded.closed_at,
         time_to_triage_ms = excluded.time_to_triage_ms, time_to_resolve_ms = excluded.time_to_resolve_ms,
-        attempts = excluded.attempts, escalated = excluded.escalated`.execute(trx),
+        attempts = excluded.attempts, escalated = excluded.escalated, resolved_by = excluded.resolved_by`.execute(trx),
   );
 }
 

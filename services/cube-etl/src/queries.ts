@@ -222,6 +222,7 @@ export function mttrQuery(db: Kysely<Database>) {
       .where('t.minute', '>=', range.from)
       .where('t.minute', '<', range.to)
       .where('i.time_to_resolve_ms', 'is not', null);
+    if (req.resolved_by !== undefined) resolved = resolved.where('i.resolved_by', '=', req.resolved_by);
     if (req.service !== undefined || req.environment !== undefined) {
       let services = db.selectFrom('dim_service').select('service_key');
       if (req.service !== undefined) services = services.where('service', '=', req.service);

@@ -119,6 +119,8 @@ export interface FactIncidentsTable {
   time_to_resolve_ms: NullableBigInt;
   attempts: number;
   escalated: boolean;
+  /** Resolved incidents: `contract` (a verified remediation) or `source` (0004_incident_resolved_by). */
+  resolved_by: 'contract' | 'source' | null;
 }
 
 export interface AggActionsDailyTable {

@@ -4,7 +4,7 @@ import { startService, type RunningService } from '@grace/service-kit';
 import { count, createSandbox, publishRaw, waitFor, type Sandbox } from '@grace/service-kit/testing';
 import { cubeEtl } from '../src/service.js';
 import type { Database } from '../src/store.js';
-import { actionEvents, at, DAY, history } from './history.js';
+import { actionEvents, at, DAY, history, incident } from './history.js';
 
 describe('cube-etl', () => {
   let sandbox: Sandbox;
@@ -240,5 +240,56 @@ describe('cube-etl', () => {
       /invalid_request/,
     );
     await expect(ask('cube.query.error_trends', { ...hours, bucket: 'minute' })).rejects.toThrow(/invalid_request/);
+  });
+
+  it('tells incidents their source resolved from remediated ones, an escalation its source ended later too', async () => {
+    // The next day: an Alertmanager group's incident, escalated at 10:10 and resolved by its source at 10:30.
+    const next = '2026-11-21';
+    const where = {
+      service: 'queue',
+      environment: 'production',
+      fingerprint: 'alertmanager-group:q',
+      kind: 'QueueBacklog',
+      category: 'capacity',
+    };
+    const opened = at('10:00', next);
+    const script = [
+      incident('i9', 'incident.opened', { opened, changed: opened }, where),
+      incident('i9', 'incident.escalated', { opened, changed: at('10:10', next) }, where),
+      incident('i9', 'incident.resolved', { opened, changed: at('10:30', next) }, where, {
+        previous_status: 'escalated',
+        resolved_by: 'source',
+      }),
+    ];
+    await land(script, (await count(sandbox, 'staged_events')) + script.length);
+    expect((await etl()).status).toBe('succeeded');
+    const { rows } = await sandbox.pool.query(
+      `select status, resolved_by, escalated, closed_at, time_to_resolve_ms from "${sandbox.schema}".fact_incidents
+       where incident_id = $1`,
+      [(script[0] as GraceEvent<'incident.opened'>).data.incident_id],
+    );
+    expect(rows).toEqual([
+      {
+        status: 'resolved',
+        resolved_by: 'source',
+        escalated: true,
+        closed_at: new Date(at('10:30', next)),
+        time_to_resolve_ms: '1800000',
+      },
+    ]);
+    const mttr = (resolvedBy?: 'contract' | 'source') =>
+      ask<QueryReply<'cube.query.mttr'>>('cube.query.mttr', {
+        from: `${DAY}T00:00:00.000Z`,
+        to: `${next}T23:59:00.000Z`,
+        bucket: 'day',
+        ...(resolvedBy ? { resolved_by: resolvedBy } : {}),
+      });
+    expect((await mttr('source')).rows).toEqual([
+      expect.objectContaining({ bucket_start: `${next}T00:00:00.000Z`, service: 'queue', resolved: 1 }),
+    ]);
+    const remediated = (await mttr('contract')).rows;
+    expect(remediated.length).toBeGreaterThan(0);
+    expect(remediated.some((r) => r.service === 'queue')).toBe(false);
+    expect((await mttr()).rows).toHaveLength(remediated.length + 1);
   });
 });

@@ -46,11 +46,13 @@ export function capture(
 }
 
 let incidentEventNo = 0;
-function incident(
+/** An incident event of the script; `data` overrides fields of the event's data (e.g. resolved_by). */
+export function incident(
   key: string,
   type: 'incident.opened' | 'incident.resolved' | 'incident.escalated',
   at: { opened: string; changed: string },
   where: { service: string; environment: string; fingerprint: string; kind: string; category: string },
+  data: Record<string, unknown> = {},
 ): GraceEvent {
   incidentEventNo += 1;
   const base = {
@@ -71,7 +73,7 @@ function incident(
   };
   const eventKey = `2${String(incidentEventNo).padStart(4, '0')}`;
   if (type === 'incident.opened')
-    return event('incident.opened', { ...base, status: 'triaged', capture_id: id('c1') }, eventKey);
+    return event('incident.opened', { ...base, status: 'triaged', capture_id: id('c1'), ...data }, eventKey);
   if (type === 'incident.resolved')
     return event(
       'incident.resolved',
@@ -83,12 +85,13 @@ function incident(
         action_id: id('a1'),
         contract_id: id('k1'),
         confidence: 1,
+        ...data,
       },
       eventKey,
     );
   return event(
     'incident.escalated',
-    { ...base, status: 'escalated', previous_status: 'verifying', trail: [] },
+    { ...base, status: 'escalated', previous_status: 'verifying', trail: [], ...data },
     eventKey,
   );
 }

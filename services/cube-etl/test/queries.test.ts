@@ -142,7 +142,9 @@ describe('cube queries', () => {
       ['i12', 'checkout', 'production', 'resolved', at(0, '13:00'), null],
     ] as const;
     for (const [id, service, environment, status, closed, timeToResolveMs] of incidents) {
-      await s.incident({ id, service, environment, opened: at(-1), closed, status, timeToResolveMs });
+      // i05 ended by its source (every alert of its group resolved), the others by a verified contract.
+      const resolvedBy = id === 'i05' ? ('source' as const) : undefined;
+      await s.incident({ id, service, environment, opened: at(-1), closed, status, timeToResolveMs, resolvedBy });
     }
 
     await s.signature('fp-a', 'ConnectionRefused', 'database');
@@ -334,6 +336,16 @@ describe('cube queries', () => {
         row('23:00', 1, 600_000, 600_000, 600_000),
       ]);
       expect((await ask({ ...range, bucket: 'week', environment: 'qa' })).rows).toEqual([]);
+    });
+
+    it('filters by who resolved: a verified contract or the source', async () => {
+      const bySource = (await ask({ ...range, bucket: 'day', resolved_by: 'source' })).rows;
+      expect(bySource).toEqual([expect.objectContaining({ service: 'checkout', environment: 'staging', resolved: 1 })]);
+      const byContract = (await ask({ ...range, bucket: 'day', resolved_by: 'contract' })).rows;
+      expect(byContract.map((r) => [r.service, r.environment, r.resolved])).toEqual([
+        ['checkout', 'production', 4],
+        ['payments', 'production', 2],
+      ]);
     });
 
     it('refuses an empty range', async () => {

@@ -29,6 +29,8 @@ export interface StarIncident {
   closed: string | null;
   status: 'open' | 'resolved' | 'escalated';
   timeToResolveMs: number | null;
+  /** Resolved incidents: by a verified contract unless said. */
+  resolvedBy?: 'contract' | 'source';
 }
 
 export interface StarErrors {
@@ -140,6 +142,7 @@ export function star(db: Kysely<Database>) {
           time_to_resolve_ms: i.timeToResolveMs,
           attempts: 1,
           escalated: i.status === 'escalated',
+          resolved_by: i.status === 'resolved' ? (i.resolvedBy ?? 'contract') : null,
         })
         .execute();
     },

@@ -68,7 +68,19 @@ export const SuccessRateReply = Type.Object(
   { additionalProperties: false },
 );
 
-export const MttrRequest = Type.Object(rangeProperties, { additionalProperties: false });
+export const MttrRequest = Type.Object(
+  {
+    ...rangeProperties,
+    resolved_by: Type.Optional(
+      Type.Union([Type.Literal('contract'), Type.Literal('source')], {
+        description:
+          'only incidents resolved by a verified remediation (contract) or by their source (source: every alert ' +
+          'of the group resolved while no action ran); default both',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
 
 export const MttrReply = Type.Object(
   {
