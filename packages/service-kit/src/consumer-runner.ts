@@ -73,6 +73,10 @@ export class ConsumerRunner<DB> {
   readonly durable: string;
   readonly stream: string;
   readonly filterSubject: string;
+  /** The contract subjects it handles (one, or several of one stream). */
+  readonly subjects: ReadonlySet<EventSubject>;
+  /** Its `subject` label in metrics: the subject, or the stream when it takes several. */
+  private readonly label: string;
   private readonly concurrency: number;
   private readonly handlerTimeoutMs: number;
   private stopping = false;
@@ -94,9 +98,17 @@ export class ConsumerRunner<DB> {
     private readonly settings: RunnerSettings,
     private readonly deps: RunnerDeps,
   ) {
-    this.durable = def.durable ?? deps.naming.durable(settings.service, def.subject);
-    this.stream = deps.naming.stream(streamFor(def.subject));
-    this.filterSubject = deps.naming.subject(def.subject);
+    this.subjects = new Set([def.subject, ...(def.subjects ?? [])]);
+    const stream = streamFor(def.subject);
+    const others = [...this.subjects].filter((subject) => streamFor(subject).name !== stream.name);
+    if (others.length > 0)
+      throw new Error(`a consumer takes subjects of one stream: ${others.join(', ')} are not in ${stream.name}`);
+    const several = this.subjects.size > 1;
+    this.label = several ? stream.name : def.subject;
+    this.durable = def.durable ?? deps.naming.durable(settings.service, several ? stream.name : def.subject);
+    this.stream = deps.naming.stream(stream);
+    // Several subjects: the whole stream (NATS 2.9 has one filter subject per consumer); the rest is skipped.
+    this.filterSubject = deps.naming.subject(several ? '>' : def.subject);
     this.concurrency = def.concurrency ?? settings.concurrency;
     this.handlerTimeoutMs = def.handlerTimeoutMs ?? settings.handlerTimeoutMs;
     this.batchMax = Math.max(1, def.batch ?? 1);
@@ -108,12 +120,42 @@ export class ConsumerRunner<DB> {
   }
 
   async provision(): Promise<void> {
+    const replaced = await this.replacedPositions();
     await ensureConsumer(this.deps.jsm, {
       stream: this.stream,
       durable: this.durable,
       filterSubject: this.filterSubject,
       ackWaitMs: this.settings.ackWaitMs,
+      ...(replaced.startSequence !== undefined ? { startSequence: replaced.startSequence } : {}),
     });
+    for (const durable of replaced.durables) {
+      await this.deps.jsm.consumers.delete(this.stream, durable).catch((err: unknown) => {
+        if (!/not found/i.test(errorMessage(err))) throw err;
+      });
+      this.deps.log.info({ consumer: this.durable, replaced: durable }, 'took over a durable consumer');
+    }
+  }
+
+  /**
+   * The durables of `replaces` that still exist, and where this one starts when it is new: after the lowest
+   * position all of them acknowledged (nothing one of them had not handled is skipped).
+   */
+  private async replacedPositions(): Promise<{ durables: string[]; startSequence?: number }> {
+    const { jsm } = this.deps;
+    if (!this.def.replaces?.length) return { durables: [] };
+    const found = (
+      await Promise.all(this.def.replaces.map((durable) => jsm.consumers.info(this.stream, durable).catch(() => null)))
+    ).filter((info) => info !== null);
+    if (found.length === 0) return { durables: [] };
+    const exists = await jsm.consumers.info(this.stream, this.durable).then(
+      () => true,
+      () => false,
+    );
+    const floor = Math.min(...found.map((info) => info.ack_floor.stream_seq));
+    return {
+      durables: found.map((info) => info.name),
+      ...(exists ? {} : { startSequence: floor + 1 }),
+    };
   }
 
   start(): void {
@@ -237,7 +279,13 @@ export class ConsumerRunner<DB> {
    * undefined when the message was dead-lettered.
    */
   private async admit(msg: JsMsg): Promise<GraceEvent | undefined> {
-    const subject = this.def.subject;
+    const subject = this.deps.naming.unprefix(msg.subject) as EventSubject;
+    if (!this.subjects.has(subject)) {
+      // Another subject of the stream this consumer reads whole: not its business.
+      msg.ack();
+      this.deps.metrics.handled.inc({ consumer: this.durable, subject, outcome: 'skipped' });
+      return undefined;
+    }
     if (msg.data.length > this.settings.maxEventBytes) {
       await this.deadLetter(
         msg,
@@ -341,7 +389,7 @@ export class ConsumerRunner<DB> {
    */
   private async handleTogether(items: Admitted[]): Promise<void> {
     const { metrics } = this.deps;
-    const subject = this.def.subject;
+    const subject = this.label;
     const labels = { consumer: this.durable, subject };
     const started = process.hrtime.bigint();
     const single = items.length === 1 ? items[0] : undefined;
@@ -418,7 +466,7 @@ export class ConsumerRunner<DB> {
       msg.ack();
       const first = fresh.has(event.id) && !counted.has(event.id);
       counted.add(event.id);
-      metrics.handled.inc({ ...labels, outcome: first ? 'ok' : 'duplicate' });
+      metrics.handled.inc({ consumer: this.durable, subject: event.type, outcome: first ? 'ok' : 'duplicate' });
       metrics.handlerDuration.observe(labels, seconds);
     }
     if (fresh.size === 0) log.debug('redelivery of an event already handled; nothing changed');
@@ -433,7 +481,7 @@ export class ConsumerRunner<DB> {
     const log = this.logFor(msg, event);
     const deliveries = msg.info.deliveryCount;
     const kind = classifyError(err);
-    this.deps.metrics.failed.inc({ consumer: this.durable, subject: this.def.subject, kind });
+    this.deps.metrics.failed.inc({ consumer: this.durable, subject: event.type, kind });
     const reason = errorMessage(err);
     if (kind === 'invalid') {
       const errors = (err as { errors?: { path: string; message: string }[] }).errors ?? [];
@@ -471,7 +519,7 @@ export class ConsumerRunner<DB> {
     errors: readonly { path: string; message: string }[] = [],
   ): Promise<void> {
     const { js, naming, metrics } = this.deps;
-    const subject = this.def.subject;
+    const subject = naming.unprefix(msg.subject);
     const e = event as Partial<GraceEvent> | undefined;
     const letter: DeadLetter = {
       reason,

@@ -43,9 +43,24 @@ export type BatchHandler<DB, S extends EventSubject> = (
 
 export interface ConsumerDefinition<DB, S extends EventSubject = EventSubject> {
   subject: S;
+  /**
+   * Every subject this consumer takes, `subject` among them, all of one stream: one durable and one pull loop for
+   * all of them, and a batch may mix them (each event keeps its own type and is checked against its own subject's
+   * contract). Messages of the stream's other subjects are acknowledged and left alone. Default `[subject]`.
+   */
+  subjects?: readonly EventSubject[];
   handler: Handler<DB, S>;
-  /** Durable name; default `<service>__<subject>`. Two services consuming one subject each get all events. */
+  /**
+   * Durable name; default `<service>__<subject>`, or `<service>__<stream>` with `subjects`. Two services
+   * consuming one subject each get all events.
+   */
   durable?: string;
+  /**
+   * Durables this one takes over (e.g. one per subject before they were folded into one): when it is created it
+   * starts after the lowest position they had all acknowledged, and they are deleted. What some of them had
+   * acknowledged beyond that comes again, and the inbox (or the handler) must tell it apart.
+   */
+  replaces?: readonly string[];
   concurrency?: number;
   handlerTimeoutMs?: number;
   /**

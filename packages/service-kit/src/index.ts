@@ -45,7 +45,7 @@ export {
 export { every, type Periodic } from './periodic.js';
 export { WorkPool, type WorkPoolOptions } from './work-pool.js';
 export { writeOutbox, OutboxRelay, type KitTables, type RelayOptions } from './outbox.js';
-export { ensureStreams } from './nats.js';
+export { ensureStreams, type StreamSettings } from './nats.js';
 
 // Postgres: handles, column types, locks, migrations, group commit.
 export {

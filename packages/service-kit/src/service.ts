@@ -173,7 +173,12 @@ export async function startService<DB, P extends TProperties>(
   };
   const js = jetstream(nc);
   const jsm = await jetstreamManager(nc).catch(failStart);
-  await ensureStreams(jsm, naming, config.STREAM_MAX_BYTES).catch(failStart);
+  await ensureStreams(jsm, naming, {
+    maxBytes: config.STREAM_MAX_BYTES,
+    replicas: config.STREAM_REPLICAS,
+    storage: config.STREAM_STORAGE,
+    log,
+  }).catch(failStart);
 
   const relay = new OutboxRelay({
     db: kitDb,
@@ -252,32 +257,37 @@ export async function startService<DB, P extends TProperties>(
     concurrency: config.CONSUMER_GROUP_TRANSACTIONS ?? config.DB_POOL_MAX,
     log,
   });
-  const runners = (parts.consumers ?? []).map(
-    (c) =>
-      new ConsumerRunner<DB>(
-        c,
-        {
-          service: def.name,
-          concurrency: config.CONSUMER_CONCURRENCY,
-          ackWaitMs: config.ACK_WAIT_MS,
-          maxAttempts: config.MAX_ATTEMPTS,
-          retryBaseMs: config.RETRY_BASE_MS,
-          retryMaxMs: config.RETRY_MAX_MS,
-          handlerTimeoutMs: config.HANDLER_TIMEOUT_MS,
-          maxEventBytes: config.MAX_EVENT_BYTES,
-        },
-        {
-          db: kitDb,
-          js,
-          jsm,
-          naming,
-          log,
-          metrics,
-          publish: (events) => relay.publishAll(events),
-          transact: (body, consumer) => consumerCommits.submit(body, consumer),
-        },
+  // A definition the runner refuses (e.g. subjects of two streams) fails the start like any other step.
+  const runners = await Promise.resolve()
+    .then(() =>
+      (parts.consumers ?? []).map(
+        (c) =>
+          new ConsumerRunner<DB>(
+            c,
+            {
+              service: def.name,
+              concurrency: config.CONSUMER_CONCURRENCY,
+              ackWaitMs: config.ACK_WAIT_MS,
+              maxAttempts: config.MAX_ATTEMPTS,
+              retryBaseMs: config.RETRY_BASE_MS,
+              retryMaxMs: config.RETRY_MAX_MS,
+              handlerTimeoutMs: config.HANDLER_TIMEOUT_MS,
+              maxEventBytes: config.MAX_EVENT_BYTES,
+            },
+            {
+              db: kitDb,
+              js,
+              jsm,
+              naming,
+              log,
+              metrics,
+              publish: (events) => relay.publishAll(events),
+              transact: (body, consumer) => consumerCommits.submit(body, consumer),
+            },
+          ),
       ),
-  );
+    )
+    .catch(failStart);
   for (const r of runners) await r.provision().catch(failStart);
 
   const subscriptions: Subscription[] = serveQueries(parts.queries ?? {}, {
@@ -289,6 +299,8 @@ export async function startService<DB, P extends TProperties>(
     timeoutMs: config.REQUEST_TIMEOUT_MS,
     maxRequestBytes: config.MAX_EVENT_BYTES,
   });
+  // The server has the query subscriptions once this returns: a request right after the start finds a responder.
+  await nc.flush().catch(failStart);
 
   const refreshMetrics = async () => {
     metrics.outboxBacklog.set(await relay.backlog());

@@ -165,12 +165,14 @@ export async function handledThrough(
 export function consumerOf(
   service: {
     runtime: { name: string; naming: Naming };
-    consumers: readonly (DurableConsumer & { filterSubject: string })[];
+    consumers: readonly (DurableConsumer & { filterSubject: string; subjects?: ReadonlySet<string> })[];
   },
   subject: string,
 ): DurableConsumer {
   const wire = service.runtime.naming.subject(subject);
-  const found = service.consumers.find((c) => c.filterSubject === wire);
+  // Its own consumer, or the one that takes it with other subjects of its stream.
+  const found =
+    service.consumers.find((c) => c.filterSubject === wire) ?? service.consumers.find((c) => c.subjects?.has(subject));
   if (!found) throw new Error(`${service.runtime.name} has no consumer of ${subject}`);
   return found;
 }

@@ -23,6 +23,8 @@ export interface WorkPoolOptions<T> {
   onBusy?: (change: 1 | -1) => void;
 }
 
+const RESERVATION_MS = 10_000;
+
 /**
  * Idle workers wait to be woken; only one of them at a time also polls on the `pollMs` timer, so an idle pool
  * costs one claim per `pollMs` however many workers it has. A worker that claimed an item wakes the next
@@ -37,6 +39,8 @@ export class WorkPool<T> {
   /** Items claimed for workers that have not taken them yet. */
   private readonly ready: T[] = [];
   private busy = 0;
+  /** When each slot `reserve` promised was promised: a transaction that rolled back never hands its item. */
+  private readonly reserved: number[] = [];
   private claiming?: Promise<T[]>;
 
   constructor(private readonly options: WorkPoolOptions<T>) {}
@@ -59,9 +63,23 @@ export class WorkPool<T> {
    */
   hand(items: readonly T[]): void {
     for (const item of items) {
+      this.reserved.shift();
       this.ready.push(item);
       this.wake();
     }
+  }
+
+  /**
+   * Promise a worker to an item that a transaction in flight is creating already claimed, for `hand` after its
+   * commit: true when a worker is free for it now (none busy with, or promised to, anything else). A promise
+   * whose item never comes (the transaction rolled back) lapses after RESERVATION_MS.
+   */
+  reserve(): boolean {
+    const now = Date.now();
+    while (this.reserved.length > 0 && now - this.reserved[0]! > RESERVATION_MS) this.reserved.shift();
+    if (!this.running || this.busy + this.ready.length + this.reserved.length >= this.options.workers) return false;
+    this.reserved.push(now);
+    return true;
   }
 
   /** New work was committed: an idle worker looks at once (or the next one to become idle). */
@@ -96,7 +114,9 @@ export class WorkPool<T> {
   private async next(): Promise<{ item: T | undefined; more: boolean }> {
     const { claim, claimMany, workers } = this.options;
     const ready = this.ready.shift();
-    if (ready !== undefined) return { item: ready, more: false };
+    // More waiting in memory (handed or claimed for others): the next idle worker takes one too, even when the
+    // wakes for them came before any worker was idle.
+    if (ready !== undefined) return { item: ready, more: this.ready.length > 0 };
     if (!claimMany) {
       const item = await claim();
       return { item, more: item !== undefined };

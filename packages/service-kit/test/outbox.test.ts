@@ -146,7 +146,7 @@ describe('outbox relay', () => {
     const info = await sandbox.jsm.streams.info(`${sandbox.namespace}_GRACE_ERRORS`);
     expect(info.config.max_bytes).toBe(-1);
     expect(info.config.max_age).toBeGreaterThan(0);
-    await ensureStreams(sandbox.jsm, new Naming(sandbox.namespace), 64 * 1024 * 1024);
+    await ensureStreams(sandbox.jsm, new Naming(sandbox.namespace), { maxBytes: 64 * 1024 * 1024 });
     expect((await sandbox.jsm.streams.info(`${sandbox.namespace}_GRACE_ERRORS`)).config.max_bytes).toBe(
       64 * 1024 * 1024,
     );

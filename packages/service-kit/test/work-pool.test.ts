@@ -134,4 +134,21 @@ describe('WorkPool', () => {
     // Each burst of four reached the four idle workers through one claim (one claim per item would make 12).
     expect(claimed).toEqual([4, 4, 4]);
   });
+
+  it('promises a worker only while one is free (busy, queued and promised count), and runs what is handed', async () => {
+    const p = queuePool({ workers: 2, pollMs: 10_000, runMs: 200 });
+    expect(p.pool.reserve()).toBe(false); // not started
+    p.pool.start();
+    expect(p.pool.reserve()).toBe(true);
+    expect(p.pool.reserve()).toBe(true);
+    expect(p.pool.reserve()).toBe(false); // both promised
+    p.pool.hand([1, 2]);
+    await until('both handed items running', () => p.running() === 2);
+    expect(p.pool.reserve()).toBe(false); // both busy
+    await until('both done', () => p.done.length === 2);
+    await until('the workers free again', () => p.running() === 0);
+    expect(p.pool.reserve()).toBe(true);
+    expect(p.done.sort()).toEqual([1, 2]);
+    await p.pool.stop();
+  });
 });

@@ -46,6 +46,11 @@ export interface ExecutorDeps {
   maxAttempts: number;
   /** Wake the workers of this instance: a contract has work to do. */
   wake: () => void;
+  /** The worker pool's start of an admitted action in its admission (WorkerPool.startOnAdmission); none: claimed. */
+  starter?: {
+    startOnAdmission(step: Step, row: ContractRow): Partial<ContractRow> | undefined;
+    startedOnAdmission(step: Step, row: ContractRow): void;
+  };
 }
 
 /** Run `fn` as a step and append its audit entries last. */

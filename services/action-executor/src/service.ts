@@ -92,6 +92,7 @@ export const actionExecutor: ServiceDefinition<Database, typeof config> = {
       restoreRetryMs: c.RESTORE_RETRY_MS,
     });
     wakers.push(() => pool.wake());
+    deps.starter = pool;
     pool.start();
 
     // Expired approvals end; held actions run once nobody holds the switch (a resume on another replica too).

@@ -30,10 +30,14 @@ export interface WorkerSettings {
 
 type Outcome<T> = { ok: true; value: T } | { ok: false; timedOut: boolean; message: string };
 
-/** A claimed contract; `started`: the claim itself started its execution (the adapter is called next). */
+/**
+ * A claimed contract; `started`: the claim itself started its execution (the adapter is called next);
+ * `handedAt`: started by its admission and handed over in memory then (startOnAdmission).
+ */
 interface Claimed {
   contract: ContractRow;
   started: boolean;
+  handedAt?: number;
 }
 
 /** The lease released, in the same update as a step's last status. */
@@ -101,6 +105,30 @@ export class WorkerPool {
 
   wake(): void {
     this.pool.wake();
+  }
+
+  /**
+   * The changes that start an admitted tier-1 action in its admission's own transaction, when a worker of this
+   * instance is free for it: the contract is inserted executing and leased to this instance, as the claim would
+   * have left it (the start is recorded before the adapter is called), and `startedOnAdmission` hands it over
+   * after the commit, so no claim statement and no claim transaction run for it. Undefined: the workers claim it.
+   */
+  startOnAdmission(step: Step, row: ContractRow) {
+    if (row.status !== 'approved' || row.dry_run || row.held || !nextStatus(row.status, 'started', factsOf(row)).ok)
+      return undefined;
+    if (!this.pool.reserve()) return undefined;
+    return {
+      status: mustNext(row.status, 'started', factsOf(row)),
+      started_at: step.now,
+      lease_owner: this.owner,
+      lease_until: new Date(step.now.getTime() + row.timeout_ms + this.settings.leaseMarginMs),
+    };
+  }
+
+  /** Audit the start of a contract startOnAdmission started, and hand it to a worker once it committed. */
+  startedOnAdmission(step: Step, row: ContractRow): void {
+    this.auditStart(step, row);
+    step.afterCommit(() => this.pool.hand([{ contract: row, started: true, handedAt: Date.now() }]));
   }
 
   /**
@@ -178,6 +206,12 @@ export class WorkerPool {
   private async run(claimed: Claimed): Promise<void> {
     let contract: ContractRow | undefined = claimed.contract;
     let started = claimed.started;
+    // Handed over, it waited for a worker longer than its lease allows for: renewed before the adapter is
+    // called, or left to whoever took it over.
+    if (claimed.handedAt !== undefined && Date.now() - claimed.handedAt > this.settings.leaseMarginMs / 2)
+      contract = await this.step(contract, (step, row) =>
+        updateContract(step.trx, row.id, { lease_until: leaseFor(row.timeout_ms + this.settings.leaseMarginMs) }),
+      );
     while (contract) {
       const adapter: ActionAdapter | undefined = this.deps.adapters[contract.adapter];
       switch (contract.status) {

@@ -1,10 +1,10 @@
-// cube-etl as a service definition: one landing consumer per staged subject (a handled batch lands as one row),
+// cube-etl as a service definition: one landing consumer per stream (a handled batch lands as one row),
 // the ETL on its interval and on demand (cube.etl.run, with a replay), and the four cube queries.
-import type { QueryReply, QueryRequest } from '@grace/contracts';
+import type { EventSubject, QueryReply, QueryRequest } from '@grace/contracts';
 import { consumer, every, type ServiceDefinition } from '@grace/service-kit';
 import { config } from './config.js';
 import { resetCube, runEtl } from './etl.js';
-import { STAGED_SUBJECTS, stageMany, stageOne } from './handlers/stage-event.js';
+import { STAGED_STREAMS, stageMany, stageOne } from './handlers/stage-event.js';
 import { migrations } from './migrations/index.js';
 import { errorTrendsQuery, mttrQuery, rollbackDriftQuery, successRateQuery } from './queries.js';
 import type { Database } from './store.js';
@@ -34,9 +34,12 @@ export const cubeEtl: ServiceDefinition<Database, typeof config> = {
       return runEtl(db, c.ETL_BATCH_SIZE);
     };
     return {
-      consumers: STAGED_SUBJECTS.map((subject) =>
-        consumer<Database, typeof subject>({
-          subject,
+      consumers: [...STAGED_STREAMS.values()].map(([first, ...more]) =>
+        consumer<Database, EventSubject>({
+          subject: first!,
+          subjects: [first!, ...more],
+          // Before one consumer per stream there was one per subject: their positions carry over.
+          replaces: [first!, ...more].map((subject) => runtime.naming.durable('cube-etl', subject)),
           handler: stageOne,
           handleBatch: stageMany,
           batch: c.STAGING_BATCH,

@@ -72,7 +72,8 @@ app.kubernetes.io/part-of: grace
 {{/* The JetStream stream of a contract subject (packages/contracts/src/streams.ts; the test keeps them equal). */}}
 {{- define "grace.stream" -}}
 {{- $s := . -}}
-{{- if eq $s "error.reported" -}}GRACE_REPORTS
+{{- if hasPrefix "GRACE_" $s -}}{{ $s }}
+{{- else if eq $s "error.reported" -}}GRACE_REPORTS
 {{- else if or (eq $s "error.captured") (hasPrefix "security." $s) (hasPrefix "alert." $s) -}}GRACE_ERRORS
 {{- else if hasPrefix "incident." $s -}}GRACE_INCIDENTS
 {{- else if or (hasPrefix "action." $s) (hasPrefix "approval." $s) (hasPrefix "contract." $s) -}}GRACE_ACTIONS

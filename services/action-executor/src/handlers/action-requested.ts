@@ -92,14 +92,17 @@ export function receiveAction(deps: ExecutorDeps) {
       );
       // Admission decides, then the contract is inserted once with that decision. Until its last delivery, a
       // follow-up attempt waits for the previous one's verdict instead of being denied.
-      return admitContract(step, deps, draft, {
+      const row = await admitContract(step, deps, draft, {
         locked: true,
         read,
         waitForVerdict: ctx.deliveryCount < deps.maxAttempts,
         write: async (changes) => {
+          // Admitted to run now (tier 1) while a worker here is free: it starts in this transaction.
+          const start = deps.starter?.startOnAdmission(step, { ...draft, ...changes } as ContractRow);
           const row = await insertContract(ctx.trx, {
             ...draft,
             ...changes,
+            ...start,
             target: json(draft.target),
             params: json(draft.params),
             expected_effect: json(draft.expected_effect),
@@ -113,6 +116,8 @@ export function receiveAction(deps: ExecutorDeps) {
           return row;
         },
       });
+      if (row.status === 'executing') deps.starter?.startedOnAdmission(step, row);
+      return row;
     });
     if (admitted?.status === 'approved') ctx.afterCommit(deps.wake);
   };

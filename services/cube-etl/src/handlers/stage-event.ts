@@ -1,5 +1,6 @@
-// Every domain event lands in staging unchanged, once (the kit's inbox), a handled batch as one staged row.
-import type { EventSubject, GraceEvent } from '@grace/contracts';
+// Every domain event lands in staging unchanged, once (the kit's inbox), a handled batch as one staged row. One
+// consumer per stream takes them (STAGED_STREAMS): a batch mixes the subjects of its stream.
+import { streamFor, type EventSubject, type GraceEvent } from '@grace/contracts';
 import type { BatchContext, HandlerContext } from '@grace/service-kit';
 import { stageEvents, type Database } from '../store.js';
 
@@ -23,6 +24,16 @@ export const STAGED_SUBJECTS = [
   'contract.rolled_back',
   'playbook.stats.updated',
 ] as const satisfies readonly EventSubject[];
+
+/** The staged subjects by stream, in the order of STAGED_SUBJECTS: what each of the landing consumers takes. */
+export const STAGED_STREAMS: ReadonlyMap<string, readonly EventSubject[]> = STAGED_SUBJECTS.reduce(
+  (byStream, subject) => {
+    const name = streamFor(subject).name;
+    byStream.set(name, [...(byStream.get(name) ?? []), subject]);
+    return byStream;
+  },
+  new Map<string, EventSubject[]>(),
+);
 
 export const stageOne = async (event: GraceEvent, ctx: HandlerContext<Database>) =>
   stageEvents(ctx.trx, [event], new Date());
