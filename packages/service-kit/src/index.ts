@@ -16,7 +16,7 @@ export {
 } from './service.js';
 export { ConfigError, KitConfig } from './config.js';
 export { createLogger, eventLogger, type Logger } from './logger.js';
-export { KitMetrics } from './metrics.js';
+export { DROPPED_DEFAULT_METRICS, KitMetrics } from './metrics.js';
 export { Naming } from './naming.js';
 
 // Consumers, request-reply queries, periodic work and the bounded pool.

@@ -1,6 +1,17 @@
 // Prometheus metrics every service exports: handled, failed, dead-lettered, handler latency, lag, outbox backlog.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+/**
+ * prom-client's default metrics left out: gauges whose names end in `_total`, which Prometheus reserves for
+ * counters (`promtool check metrics` refuses them). Each is the sum of the per-type gauge without the suffix:
+ * `sum without (type) (nodejs_active_handles)` and so on.
+ */
+export const DROPPED_DEFAULT_METRICS = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+] as const;
+
 export class KitMetrics {
   readonly registry = new Registry();
   readonly handled: Counter<'consumer' | 'subject' | 'outcome'>;
@@ -20,6 +31,7 @@ export class KitMetrics {
     const registers = [this.registry];
     this.registry.setDefaultLabels({ service });
     collectDefaultMetrics({ register: this.registry });
+    for (const name of DROPPED_DEFAULT_METRICS) this.registry.removeSingleMetric(name);
     this.handled = new Counter({
       name: 'grace_events_handled_total',
       help: 'Events handled and acknowledged (outcome=ok) or recognised as redeliveries (outcome=duplicate)',

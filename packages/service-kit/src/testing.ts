@@ -432,3 +432,14 @@ export {
   type AlertmanagerOptions,
   type AlertmanagerProcess,
 } from './alertmanager-process.js';
+
+export {
+  PROMETHEUS,
+  PROMTOOL,
+  checkMetrics,
+  checkRules,
+  startPrometheus,
+  type PrometheusOptions,
+  type PrometheusProcess,
+  type PromtoolResult,
+} from './prometheus-process.js';
