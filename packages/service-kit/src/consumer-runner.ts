@@ -13,6 +13,7 @@ import {
 } from '@grace/contracts';
 import type { Consumer, ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
 import { headers as natsHeaders } from '@nats-io/nats-core';
+import type { Span } from '@opentelemetry/api';
 import type { Kysely, Transaction } from 'kysely';
 import type { BatchContext, ConsumerDefinition, Emit, HandlerContext } from './consumer.js';
 import { classifyError, errorMessage, sleep, withTimeout } from './errors.js';
@@ -21,6 +22,17 @@ import type { KitMetrics } from './metrics.js';
 import { ensureConsumer } from './nats.js';
 import type { Naming } from './naming.js';
 import { claimInbox, inboxHas, recordInbox, type KitTables } from './outbox.js';
+import {
+  bindActive,
+  failSpan,
+  formatTraceparent,
+  inSpan,
+  spanContextOf,
+  startBatchSpan,
+  startConsumerSpan,
+  traceEmitted,
+  tracingOn,
+} from './tracing.js';
 
 export interface RunnerSettings {
   service: string;
@@ -52,6 +64,8 @@ export interface RunnerDeps {
 interface Admitted {
   msg: JsMsg;
   event: GraceEvent;
+  /** Its CONSUMER span, while tracing is on. */
+  span?: Span;
 }
 
 const RAW_PREVIEW_BYTES = 16 * 1024;
@@ -327,15 +341,20 @@ export class ConsumerRunner<DB> {
     return result.value;
   }
 
-  private emitterFor(event: GraceEvent, emitted: GraceEvent[]): Emit {
+  /**
+   * What a handler emits follows the event it handles: its correlation id and its trace (tracing off: the event's
+   * traceparent; on: a PRODUCER span, child of the event's span, whose context the emitted event carries).
+   */
+  private emitterFor(event: GraceEvent, emitted: GraceEvent[], span?: Span): Emit {
     return (s, data, options) => {
       const e = createEvent(s, data, {
         source: `grace/${this.settings.service}`,
         correlationid: options?.correlationid ?? event.correlationid ?? event.id,
-        traceparent: event.traceparent,
+        traceparent: options?.traceparent ?? event.traceparent,
         ...(options?.id ? { id: options.id } : {}),
         ...(options?.subject ? { subject: options.subject } : {}),
       });
+      if (span) traceEmitted(e, options?.traceparent ?? spanContextOf(span));
       emitted.push(e as GraceEvent);
       return e;
     };
@@ -361,21 +380,53 @@ export class ConsumerRunner<DB> {
       if (event) admitted.push({ msg, event });
     }
     if (admitted.length === 0) return;
+    if (!tracingOn()) return this.handleAdmitted(admitted);
+    // One CONSUMER span per event, child of its own traceparent, open until its message is acked or given up.
+    for (const a of admitted)
+      a.span = startConsumerSpan(a.event, {
+        subject: a.msg.subject,
+        consumer: this.durable,
+        stream: this.stream,
+        delivery: a.msg.info.deliveryCount,
+      });
+    try {
+      await this.handleAdmitted(admitted);
+    } finally {
+      for (const a of admitted) a.span?.end();
+    }
+  }
+
+  private async handleAdmitted(admitted: Admitted[]): Promise<void> {
     if (admitted.length === 1) {
       const [only] = admitted as [Admitted];
-      await this.handleTogether(admitted).catch((err: unknown) => this.fail(only.msg, only.event, err));
+      await inSpan(only.span, () =>
+        this.handleTogether(admitted).catch((err: unknown) => this.fail(only.msg, only.event, err, only.span)),
+      );
       return;
     }
+    // The batch's shared transaction is a span of its own, linked to each event's (tracing on).
+    const batch = admitted[0]!.span
+      ? startBatchSpan(
+          this.label,
+          this.durable,
+          admitted.map((a) => a.span!),
+        )
+      : undefined;
     try {
-      await this.handleTogether(admitted);
+      await inSpan(batch, () => this.handleTogether(admitted));
     } catch (err) {
+      failSpan(batch, err);
       this.deps.log.info(
         { err: errorMessage(err), consumer: this.durable, events: admitted.length },
         'batch failed; handling its events one by one',
       );
       for (const one of admitted) {
-        await this.handleTogether([one]).catch((e: unknown) => this.fail(one.msg, one.event, e));
+        await inSpan(one.span, () =>
+          this.handleTogether([one]).catch((e: unknown) => this.fail(one.msg, one.event, e, one.span)),
+        );
       }
+    } finally {
+      batch?.end();
     }
   }
 
@@ -394,7 +445,9 @@ export class ConsumerRunner<DB> {
     const started = process.hrtime.bigint();
     const single = items.length === 1 ? items[0] : undefined;
     const log = single ? this.logFor(single.msg, single.event) : this.deps.log;
-    const transact = this.deps.transact ?? ((body) => this.deps.db.transaction().execute(body));
+    const run = this.deps.transact ?? ((body) => this.deps.db.transaction().execute(body));
+    // Tracing on, the body runs in this handling's span wherever the group commit runs it.
+    const transact: typeof run = tracingOn() ? (body, consumer) => run(bindActive(body), consumer) : run;
     // What one run of the body gathers (a shared transaction that rolls back runs it again, from scratch).
     const { emitted, committed, replay, fresh } = await transact(async (trx: Transaction<KitTables>) => {
       const emitted: GraceEvent[] = [];
@@ -417,7 +470,7 @@ export class ConsumerRunner<DB> {
       if (toHandle.length === 0) return gathered;
       const handleBatch = this.def.handleBatch;
       if (handleBatch && toHandle.length > 1) {
-        const byEvent = new Map(toHandle.map(({ event }) => [event, this.emitterFor(event, emitted)]));
+        const byEvent = new Map(toHandle.map(({ event, span }) => [event, this.emitterFor(event, emitted, span)]));
         const ctx: BatchContext<DB> = {
           trx: trx as unknown as Transaction<DB>,
           emitFor: (event) => byEvent.get(event) ?? this.emitterFor(event, emitted),
@@ -433,15 +486,17 @@ export class ConsumerRunner<DB> {
           `batch handler for ${subject}`,
         );
       } else {
-        for (const { msg, event } of toHandle) {
+        for (const { msg, event, span } of toHandle) {
           const ctx: HandlerContext<DB> = {
             trx: trx as unknown as Transaction<DB>,
-            emit: this.emitterFor(event, emitted),
+            emit: this.emitterFor(event, emitted, span),
             log: single ? log : this.logFor(msg, event),
             deliveryCount: msg.info.deliveryCount,
+            traceparent: span ? formatTraceparent(span.spanContext()) : event.traceparent,
             afterCommit: (fn) => committed.push(fn),
           };
-          await withTimeout(this.def.handler(event, ctx), this.handlerTimeoutMs, `handler for ${subject}`);
+          const handled = span ? inSpan(span, () => this.def.handler(event, ctx)) : this.def.handler(event, ctx);
+          await withTimeout(handled, this.handlerTimeoutMs, `handler for ${subject}`);
         }
       }
       await recordInbox(trx, this.durable, [...fresh], emitted);
@@ -477,7 +532,8 @@ export class ConsumerRunner<DB> {
     return Math.min(this.settings.retryBaseMs * 2 ** (Math.min(deliveries, 30) - 1), this.settings.retryMaxMs);
   }
 
-  private async fail(msg: JsMsg, event: GraceEvent, err: unknown): Promise<void> {
+  private async fail(msg: JsMsg, event: GraceEvent, err: unknown, span?: Span): Promise<void> {
+    failSpan(span, err);
     const log = this.logFor(msg, event);
     const deliveries = msg.info.deliveryCount;
     const kind = classifyError(err);

@@ -10,6 +10,12 @@ export interface EmitOptions {
   /** A deterministic id makes a re-emit of the same fact collapse into one event. */
   id?: string;
   subject?: string;
+  /**
+   * The trace the event continues, for work that outlives the handling it came from (a row a worker claims later:
+   * store the handler's `ctx.traceparent` with it, pass it here). Default: the active span's (tracing on), else the
+   * event being handled's.
+   */
+  traceparent?: string | null;
 }
 
 /** Collects events to publish; they are recorded with the inbox row in the handler's transaction and published after its commit. */
@@ -22,6 +28,11 @@ export interface HandlerContext<DB> {
   log: Logger;
   /** 1 on first delivery. */
   deliveryCount: number;
+  /**
+   * The trace context of this event's handling (its span while tracing is on, else the event's traceparent): what
+   * to store with work that continues it later, for `EmitOptions.traceparent` and `withSpan`.
+   */
+  traceparent?: string;
   /** Run `fn` once the transaction has committed (e.g. wake workers for the work it queued); not on rollback. */
   afterCommit(fn: () => void): void;
 }

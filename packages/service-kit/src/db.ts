@@ -1,6 +1,7 @@
 // Kysely on node-postgres: one small pool per service, pinned to the service's own schema, every statement bounded.
 import { Kysely, PostgresDialect, sql, type ColumnType, type Transaction } from 'kysely';
 import pg from 'pg';
+import { endStatementSpan, startStatementSpan, tracingOn } from './tracing.js';
 
 export interface DatabaseOptions {
   url: string;
@@ -88,7 +89,8 @@ function statementName(text: string): string {
  *   and each statement run outside a transaction (Kysely sends BEGIN and COMMIT as plain statements, so the
  *   text of each query says which it is);
  * - send a statement with parameters (Kysely's `query(text, values)`) as a named prepared statement, at most
- *   PREPARED_PER_CONNECTION distinct texts per connection.
+ *   PREPARED_PER_CONNECTION distinct texts per connection;
+ * - while tracing is on, make each statement run inside a span a CLIENT span of its own (tracing.ts).
  */
 function instrument(client: pg.PoolClient, opts: DatabaseOptions): void {
   let inTransaction = false;
@@ -97,7 +99,7 @@ function instrument(client: pg.PoolClient, opts: DatabaseOptions): void {
   // version's migration during a rolling upgrade): every statement is prepared again, under new names.
   let generation = 0;
   const query = client.query.bind(client) as (...args: unknown[]) => unknown;
-  (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+  const send = (...args: unknown[]) => {
     const first = args[0];
     const text = typeof first === 'string' ? first : ((first as { text?: string } | undefined)?.text ?? '');
     opts.onStatement?.();
@@ -126,6 +128,17 @@ function instrument(client: pg.PoolClient, opts: DatabaseOptions): void {
     }
     return query(...args);
   };
+  // Tracing is decided before the pool connects: off, `query` is exactly `send`, with no check per statement.
+  (client as unknown as { query: (...args: unknown[]) => unknown }).query = tracingOn()
+    ? (...args: unknown[]) => {
+        const first = args[0];
+        const text = typeof first === 'string' ? first : ((first as { text?: string } | undefined)?.text ?? '');
+        const span = startStatementSpan(text, opts.schema);
+        const result = send(...args);
+        if (span) endStatementSpan(span, result);
+        return result;
+      }
+    : send;
 }
 
 export function createDb<DB>(opts: DatabaseOptions): { db: Kysely<DB>; pool: pg.Pool } {

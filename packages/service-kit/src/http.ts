@@ -2,6 +2,7 @@
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { traceRequests, tracingOn } from './tracing.js';
 
 /** Takes over an HTTP upgrade (a WebSocket); it must answer or destroy the socket. */
 export type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
@@ -44,8 +45,11 @@ async function runChecks(checks: ReadinessCheck[]): Promise<Record<string, boole
   return Object.fromEntries(results);
 }
 
+/** The side server's own paths (span names when tracing is on). */
+const OWN_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics']);
+
 export async function startSideServer(opts: SideServerOptions): Promise<{ server: Server; port: number }> {
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method === 'GET' && path === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (req.method === 'GET' && path === '/readyz') {
@@ -67,7 +71,11 @@ export async function startSideServer(opts: SideServerOptions): Promise<{ server
     }
     if (opts.routes) return opts.routes(req, res);
     sendJson(res, 404, { error: 'not_found', message: `no route for ${req.method} ${path}` });
-  });
+  };
+  // Tracing on: every request a SERVER span (the service's routes too); off, the handler as it is.
+  const server: Server = createServer(
+    tracingOn() ? traceRequests(handle, () => (server.address() as AddressInfo | null)?.port ?? 0, OWN_PATHS) : handle,
+  );
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     if (opts.upgrade) return opts.upgrade(req, socket, head);
     socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');

@@ -18,6 +18,16 @@ export { ConfigError, KitConfig } from './config.js';
 export { createLogger, eventLogger, type Logger } from './logger.js';
 export { DROPPED_DEFAULT_METRICS, KitMetrics } from './metrics.js';
 export { Naming } from './naming.js';
+// Traces (OpenTelemetry, off unless OTEL_EXPORTER_OTLP_ENDPOINT is set): a service's own spans and trace context.
+export {
+  currentTraceparent,
+  startTracing,
+  tracingOn,
+  tracingSettings,
+  withSpan,
+  type Tracing,
+  type TracingSettings,
+} from './tracing.js';
 
 // Consumers, request-reply queries, periodic work and the bounded pool.
 export {

@@ -1,5 +1,7 @@
-// pino JSON logs; every line of a handled event carries its correlation id and event id.
+// pino JSON logs; every line of a handled event carries its correlation id and event id, and while tracing is on
+// every line logged inside a span its trace_id and span_id.
 import { pino, type Logger } from 'pino';
+import { traceLogFields, tracingOn } from './tracing.js';
 
 export type { Logger } from 'pino';
 
@@ -10,6 +12,8 @@ export function createLogger(service: string, level: string): Logger {
     base: { service },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
+    // Decided when the logger is made (the kit starts tracing first): off, no mixin runs per line.
+    ...(tracingOn() ? { mixin: traceLogFields } : {}),
   });
 }
 

@@ -6,6 +6,7 @@ import { sql, type Generated, type Kysely, type Transaction } from 'kysely';
 import { errorMessage, sleep } from './errors.js';
 import type { Logger } from './logger.js';
 import type { Naming } from './naming.js';
+import { tracePublish, tracingOn } from './tracing.js';
 
 export interface KitTables {
   /** One row per batch a consumer handled: the events' ids and what their handlers emitted (replayed on redelivery). */
@@ -225,11 +226,11 @@ export class OutboxRelay {
   private publishEvent(subject: string, event: GraceEvent) {
     const h = natsHeaders();
     if (event.correlationid) h.set('Grace-Correlation-Id', event.correlationid);
-    return this.opts.js.publish(this.opts.naming.subject(subject), JSON.stringify(event), {
-      msgID: event.id,
-      timeout: this.opts.publishTimeoutMs,
-      headers: h,
-    });
+    const wire = this.opts.naming.subject(subject);
+    const options = { msgID: event.id, timeout: this.opts.publishTimeoutMs, headers: h };
+    if (!tracingOn()) return this.opts.js.publish(wire, JSON.stringify(event), options);
+    // The event's PRODUCER span (started when it was emitted) ends with JetStream's ack.
+    return tracePublish(event, wire, () => this.opts.js.publish(wire, JSON.stringify(event), options));
   }
 
   /** Rows the sweep may pass now: past `from`, every older transaction ended, older than `sweepAfterMs`. */

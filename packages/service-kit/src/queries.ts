@@ -9,7 +9,9 @@ import {
   type QueryResponse,
   type QuerySubject,
 } from '@grace/contracts';
+import type { Span } from '@opentelemetry/api';
 import {
+  headers as natsHeaders,
   RequestError,
   TimeoutError as NatsTimeoutError,
   type Msg,
@@ -20,6 +22,7 @@ import { errorMessage, withTimeout, TimeoutError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { KitMetrics } from './metrics.js';
 import type { Naming } from './naming.js';
+import { failSpan, inSpan, startAnswerSpan, startRequestSpan } from './tracing.js';
 
 /** Thrown by a query handler to answer with a typed error instead of a reply. */
 export class QueryError extends Error {
@@ -61,7 +64,9 @@ export function serveQueries(handlers: QueryHandlers, opts: ServeOptions): Subsc
             opts.log.error({ err: errorMessage(err), subject }, 'query subscription failed');
             return;
           }
-          void answer(subject, handler, msg, opts);
+          const span = startAnswerSpan(subject, msg.headers?.get('traceparent') || undefined, opts.service);
+          if (!span) return void answer(subject, handler, msg, opts);
+          void inSpan(span, () => answer(subject, handler, msg, opts, span)).finally(() => span.end());
         },
       }),
     );
@@ -73,7 +78,13 @@ function respond(msg: Msg, response: QueryResponse): void {
   if (msg.reply) msg.respond(JSON.stringify(response));
 }
 
-async function answer(subject: QuerySubject, handler: QueryHandler<QuerySubject>, msg: Msg, opts: ServeOptions) {
+async function answer(
+  subject: QuerySubject,
+  handler: QueryHandler<QuerySubject>,
+  msg: Msg,
+  opts: ServeOptions,
+  span?: Span,
+) {
   const started = process.hrtime.bigint();
   const log = opts.log.child({ query: subject });
   let outcome = 'ok';
@@ -108,6 +119,7 @@ async function answer(subject: QuerySubject, handler: QueryHandler<QuerySubject>
           : { code: 'internal' as const, message: `internal error answering ${subject}; see the responder's log` };
     if (!(err instanceof QueryError)) log.error({ err }, 'query failed');
     outcome = error.code;
+    failSpan(span, new Error(`${error.code}: ${error.message}`));
     respond(msg, { ok: false, error });
   } finally {
     opts.metrics.queries.inc({ subject, outcome });
@@ -134,18 +146,44 @@ export interface RequestOptions {
   timeoutMs: number;
 }
 
-/** Ask the owner of `subject`; the request and the reply are both validated against the contract. */
+/**
+ * Ask the owner of `subject`; the request and the reply are both validated against the contract. While tracing is
+ * on, a CLIENT span whose traceparent rides in the request's headers (the answer's span is its child).
+ */
 export async function request<Q extends QuerySubject>(
   subject: Q,
   body: QueryRequest<Q>,
   opts: RequestOptions,
+): Promise<QueryReply<Q>> {
+  const traced = startRequestSpan(subject);
+  if (!traced) return ask(subject, body, opts);
+  try {
+    return await inSpan(traced.span, () => ask(subject, body, opts, traced.traceparent));
+  } catch (err) {
+    failSpan(traced.span, err);
+    throw err;
+  } finally {
+    traced.span.end();
+  }
+}
+
+async function ask<Q extends QuerySubject>(
+  subject: Q,
+  body: QueryRequest<Q>,
+  opts: RequestOptions,
+  traceparent?: string,
 ): Promise<QueryReply<Q>> {
   const checked = validateRequest(subject, body);
   if (!checked.ok)
     throw new RequestFailedError(subject, 'invalid_request', 'request breaks its contract', checked.errors);
   let msg: Msg;
   try {
-    msg = await opts.nc.request(opts.naming.subject(subject), JSON.stringify(body), { timeout: opts.timeoutMs });
+    const headers = traceparent ? natsHeaders() : undefined;
+    headers?.set('traceparent', traceparent!);
+    msg = await opts.nc.request(opts.naming.subject(subject), JSON.stringify(body), {
+      timeout: opts.timeoutMs,
+      ...(headers ? { headers } : {}),
+    });
   } catch (err) {
     if (err instanceof RequestError && err.isNoResponders()) {
       throw new RequestFailedError(subject, 'unavailable', 'no service is answering; is its owner running?');

@@ -36,6 +36,7 @@ import { connectNats, ensureStreams } from './nats.js';
 import { Naming } from './naming.js';
 import { OutboxRelay, pruneInbox, writeOutbox, type KitTables } from './outbox.js';
 import { request, serveQueries, type QueryHandlers } from './queries.js';
+import { startTracing, traceEmitted, tracePublish, tracingOn, currentTraceparent } from './tracing.js';
 
 export type ServiceConfig<P extends TProperties> = KitConfig & Static<TObject<P>>;
 
@@ -128,7 +129,13 @@ export async function startService<DB, P extends TProperties>(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<RunningService<DB, ServiceConfig<P>>> {
   const config = loadConfig(def.name, def.config, env) as ServiceConfig<P>;
+  // Traces first (OTEL_*; off without an endpoint): the logger, the pool and the side server look once whether it is on.
+  const { tracing, warnings: tracingWarnings } = await startTracing(def.name, env);
   const log = createLogger(def.name, config.LOG_LEVEL);
+  for (const warning of tracingWarnings) log.warn(warning);
+  if (tracing)
+    log.info({ endpoint: tracing.endpoint, service_name: tracing.serviceName }, 'exporting traces over OTLP');
+  const stopTracing = async () => tracing?.shutdown();
   const schema = assertSchemaName(config.DB_SCHEMA ?? schemaForService(def.name));
   const naming = new Naming(config.GRACE_NAMESPACE);
   const metrics = new KitMetrics(def.name);
@@ -147,12 +154,13 @@ export async function startService<DB, P extends TProperties>(
   const kitDb = db as unknown as Kysely<KitTables>;
   let migrated = false;
   let shuttingDown = false;
-  const cleanups: (() => Promise<unknown>)[] = [() => db.destroy()];
+  const cleanups: (() => Promise<unknown>)[] = [() => db.destroy(), stopTracing];
   try {
     await runMigrations(db as Kysely<unknown>, schema, def.migrations);
     migrated = true;
   } catch (err) {
     await db.destroy();
+    await stopTracing();
     throw new Error(`cannot migrate schema ${schema} at ${redactUrl(config.DATABASE_URL)}: ${errorMessage(err)}`, {
       cause: err,
     });
@@ -163,6 +171,7 @@ export async function startService<DB, P extends TProperties>(
     nc = await connectNats(config.NATS_URL, def.name, log);
   } catch (err) {
     await db.destroy();
+    await stopTracing();
     throw new Error(`cannot connect to NATS at ${config.NATS_URL}: ${errorMessage(err)}`, { cause: err });
   }
   cleanups.unshift(() => nc.drain().catch(() => nc.close()));
@@ -198,9 +207,13 @@ export async function startService<DB, P extends TProperties>(
       const event = createEvent(subject, data, {
         source: `grace/${def.name}`,
         ...(options?.correlationid ? { correlationid: options.correlationid } : {}),
+        ...(options?.traceparent ? { traceparent: options.traceparent } : {}),
         ...(options?.id ? { id: options.id } : {}),
         ...(options?.subject ? { subject: options.subject } : {}),
       });
+      // Tracing on: a PRODUCER span, child of the trace the caller continues or of the active span (an HTTP
+      // request, a worker's span), else the root of a new trace; the event carries its context.
+      if (tracingOn()) traceEmitted(event, options?.traceparent ?? undefined);
       collected.push(event as GraceEvent);
       return event;
     };
@@ -238,10 +251,14 @@ export async function startService<DB, P extends TProperties>(
           checked.errors,
         );
       }
-      return js.publish(naming.subject(event.type), JSON.stringify(event), {
-        msgID: event.id,
-        timeout: config.REQUEST_TIMEOUT_MS,
-      });
+      const subject = naming.subject(event.type);
+      const options = { msgID: event.id, timeout: config.REQUEST_TIMEOUT_MS };
+      if (!tracingOn()) return js.publish(subject, JSON.stringify(event), options);
+      // A PRODUCER span, child of the active span (the HTTP request that brought it), else of the event's own
+      // traceparent; what is published carries the span's context (the caller's event is left as it is).
+      const traced = { ...event };
+      traceEmitted(traced, currentTraceparent() ?? event.traceparent);
+      return tracePublish(traced, subject, () => js.publish(subject, JSON.stringify(traced), options));
     },
     request(subject, body, options) {
       return request(subject, body, { nc, naming, timeoutMs: options?.timeoutMs ?? config.REQUEST_TIMEOUT_MS });

@@ -78,11 +78,12 @@ export function audit(
   });
 }
 
-/** Events about a contract keep the correlation id of the action.requested that started it. */
+/** Events about a contract keep the correlation id and the trace of the action.requested that started it. */
 export function emitFor(step: Step, contract: ContractRow): Emit {
   return (subject, data, options) =>
     step.emit(subject, data, {
       ...(contract.correlation_id ? { correlationid: contract.correlation_id } : {}),
+      ...(contract.traceparent ? { traceparent: contract.traceparent } : {}),
       ...options,
     });
 }

@@ -46,6 +46,8 @@ export interface ContractsTable {
   verification_id: string | null;
   error: string | null;
   correlation_id: string | null;
+  /** The trace of the action.requested that made it (0003_traceparent): its steps' events continue it. */
+  traceparent: string | null;
   lease_owner: string | null;
   lease_until: ColumnType<Date | null, Date | string | null, Date | string | null>;
   rollback_trigger: 'drift' | 'failed' | 'timed_out' | null;

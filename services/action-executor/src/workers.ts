@@ -1,6 +1,6 @@
 // The worker pool: claims contracts with work to do (SKIP LOCKED, leased) and runs their steps outside any
 // transaction: snapshot (tier >= 2), execute with the action's timeout, restore on drift, failure or timeout.
-import { errorMessage, GroupCommit, WorkPool, type ServiceRuntime } from '@grace/service-kit';
+import { errorMessage, GroupCommit, withSpan, WorkPool, type ServiceRuntime } from '@grace/service-kit';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { ActionAdapter } from './adapters/adapter.js';
@@ -83,7 +83,21 @@ export class WorkerPool {
       pollMs: settings.pollMs,
       claim: async () => (await this.claim(1))[0],
       claimMany: (max) => this.claim(max),
-      run: (claimed) => this.run(claimed),
+      // A contract's steps run in a span of the trace of the action.requested that made it (tracing on).
+      run: (claimed) =>
+        withSpan(
+          `run ${claimed.contract.playbook}`,
+          {
+            parent: claimed.contract.traceparent,
+            attributes: {
+              'grace.contract_id': claimed.contract.id,
+              'grace.action_id': claimed.contract.action_id,
+              'grace.adapter': claimed.contract.adapter,
+              'grace.action': claimed.contract.action,
+            },
+          },
+          () => this.run(claimed),
+        ),
       log: runtime.log,
       onBusy: (change) => deps.metrics.workersBusy.inc(change),
     });

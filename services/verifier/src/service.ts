@@ -6,6 +6,7 @@ import {
   GroupCommit,
   TRANSACTIONAL_BATCH,
   WorkPool,
+  withSpan,
   type Emit,
   type ServiceDefinition,
 } from '@grace/service-kit';
@@ -64,7 +65,17 @@ export const verifier: ServiceDefinition<Database, typeof config> = {
       max: c.WORKERS,
       log,
     });
-    const run = async (row: VerificationRow) => {
+    // A verification is judged in a span of the trace of the action.executed that queued it (tracing on).
+    const run = (row: VerificationRow) =>
+      withSpan(
+        'verify contract',
+        {
+          parent: row.traceparent,
+          attributes: { 'grace.contract_id': row.contract_id, 'grace.action_id': row.action_id },
+        },
+        () => judgeOne(row),
+      );
+    const judgeOne = async (row: VerificationRow) => {
       const { verified, observations } = await judge(row.id, row.executed, { db, request, settings });
       for (const check of verified.checks) metrics.checks.inc({ kind: check.kind, status: check.status });
       await completions.submit(async ({ trx, emit, afterCommit }) => {
@@ -76,7 +87,10 @@ export const verifier: ServiceDefinition<Database, typeof config> = {
           time_to_verify_ms: Math.max(0, now.getTime() - executedAt.getTime()),
         };
         if (!(await completeVerification(trx, row.id, owner, result, now))) return;
-        emit('contract.verified', result, row.correlation_id ? { correlationid: row.correlation_id } : {});
+        emit('contract.verified', result, {
+          ...(row.correlation_id ? { correlationid: row.correlation_id } : {}),
+          ...(row.traceparent ? { traceparent: row.traceparent } : {}),
+        });
         if (result.verdict === 'verified')
           await learnBaselines(trx, observations, learnFrom(c.BASELINE_MAX_SAMPLES), now);
         afterCommit(() => {

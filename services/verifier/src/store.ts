@@ -23,6 +23,8 @@ export interface VerificationsTable {
   action_id: string;
   executed: ColumnType<Executed, string, string>;
   correlation_id: string | null;
+  /** The trace of the action.executed it verifies (0004_traceparent): contract.verified continues it. */
+  traceparent: ColumnType<string | null, string | null | undefined, string | null>;
   status: 'pending' | 'done';
   due_at: Timestamp;
   lease_owner: string | null;

@@ -15,6 +15,7 @@ function port(value: string): number {
 
 interface UpCommandOptions {
   demo: boolean;
+  otel?: boolean;
   dataDir?: string;
   portBase: number;
 }
@@ -26,6 +27,10 @@ export function registerUp(program: Command): void {
       'run Grace here: find or start NATS and PostgreSQL, start the seven services and a demo target, show their logs; Ctrl-C stops all',
     )
     .option('--no-demo', 'no demo target, and the services keep their shipped settings')
+    .option(
+      '--otel',
+      'traces: start Jaeger (in memory; the jaeger binary on PATH or from scripts/tools.sh) and send every service its spans',
+    )
     .addOption(
       new Option(
         '--data-dir <dir>',
@@ -47,6 +52,7 @@ export function registerUp(program: Command): void {
       const natsGiven = natsSource === 'cli' || natsSource === 'env';
       const code = await up({
         demo: options.demo,
+        otel: options.otel === true,
         dataDir: resolve(options.dataDir ?? defaultDataDir()),
         portBase: options.portBase,
         namespace: global.namespace,

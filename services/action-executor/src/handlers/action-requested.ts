@@ -63,6 +63,7 @@ export function receiveAction(deps: ExecutorDeps) {
         verification_id: null,
         error: null,
         correlation_id: event.correlationid ?? event.id,
+        traceparent: ctx.traceparent ?? null,
         lease_owner: null,
         lease_until: null,
         rollback_trigger: null,

@@ -31,6 +31,7 @@ export function queueJudgement(q: Queueing) {
       action_id: event.data.action_id,
       executed: JSON.stringify(event.data),
       correlation_id: event.correlationid ?? event.id,
+      traceparent: ctx.traceparent ?? null,
       status: 'pending',
       due_at: due,
       created_at: now,

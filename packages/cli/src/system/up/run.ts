@@ -2,11 +2,16 @@
 // processes, show their logs and the story on the bus, and stop everything in order on Ctrl-C or SIGTERM
 // (a second signal kills at once). A process that dies on its own stops the whole run with exit code 1.
 import {
+  findJaeger,
+  JAEGER_VERSION,
   launch,
   REPO_ROOT,
   resolveInfrastructure,
   SERVICES,
+  startJaeger,
+  toolsBin,
   type Infrastructure,
+  type JaegerProcess,
   type ProcessName,
   type RunningProcesses,
 } from '@grace/harness/system';
@@ -28,6 +33,8 @@ import { appliedDemoSettings, CONSOLE_DIST, environmentOf, jwtSecretOf, portsFro
 export interface UpOptions {
   /** Start the demo target and apply the demo's settings. */
   demo: boolean;
+  /** Start Jaeger (when a binary is found) and point every service's traces at it. */
+  otel?: boolean;
   /** Where a started nats-server and PostgreSQL keep their data. */
   dataDir: string;
   /** The console's port; the services take the next six (0: free ports). */
@@ -108,6 +115,7 @@ export async function up(options: UpOptions): Promise<number> {
   const tell: Say = (level, msg, fields) => print(formatRecord(format, 'events', level, msg, fields));
 
   let infra: Infrastructure | undefined;
+  let jaeger: JaegerProcess | undefined;
   let services: RunningProcesses | undefined;
   let demo: RunningProcesses | undefined;
   let nc: NatsConnection | undefined;
@@ -129,6 +137,7 @@ export async function up(options: UpOptions): Promise<number> {
   const killNow = () => {
     say('warn', 'second signal: killing everything now');
     for (const running of [demo, services]) for (const p of running?.processes.values() ?? []) p.child.kill('SIGKILL');
+    void jaeger?.stop();
     const cap = new Promise((r) => setTimeout(r, 5_000).unref());
     void Promise.race([infra?.stop(), cap]).finally(() => process.exit(130));
   };
@@ -196,6 +205,21 @@ export async function up(options: UpOptions): Promise<number> {
       GRACE_NAMESPACE: options.namespace,
       LOG_LEVEL: env.LOG_LEVEL ?? 'info',
     };
+    if (options.otel) {
+      const binary = findJaeger(env);
+      if (!binary) {
+        say(
+          'warn',
+          `--otel: no jaeger binary on PATH or in ${toolsBin(env)} (scripts/tools.sh builds Jaeger ${JAEGER_VERSION}); going on without traces`,
+        );
+      } else {
+        jaeger = await startJaeger({ binary });
+        say('info', `Jaeger (${binary}) keeps traces in memory: ${jaeger.uiUrl}`);
+        // Every service exports its spans there (a second after they end, so a trace shows up quickly).
+        Object.assign(shared, { OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpEndpoint, OTEL_BSP_SCHEDULE_DELAY: '1000' });
+      }
+      if (stopReason) return 0;
+    }
     say('info', `starting the seven services from source (the first start compiles TypeScript, ~10-30 s)`);
     services = await launch(SERVICES, {
       env: shared,
@@ -245,6 +269,7 @@ export async function up(options: UpOptions): Promise<number> {
       expiresAt,
       jwtGenerated: generated,
       ports: Object.fromEntries(SERVICES.map((s) => [s, services!.port(s)])),
+      ...(jaeger ? { tracesUrl: jaeger.uiUrl } : {}),
     });
 
     const reason = await stopRequested;
@@ -283,6 +308,8 @@ export async function up(options: UpOptions): Promise<number> {
         say('warn', `not stopped cleanly: ${unclean.map(([n, c]) => `${n} (${c ?? 'killed'})`).join(', ')}`);
     }
     await nc?.close().catch(() => undefined);
+    // After the services: they export their last spans as they stop.
+    await jaeger?.stop();
     if (infra?.nats || infra?.postgres) say('info', 'stopping what grace up started (nats-server, PostgreSQL)');
     await infra?.stop();
     for (const s of SIGNALS) process.off(s, onSignal);
@@ -303,6 +330,8 @@ function printBanner(b: {
   expiresAt: Date;
   jwtGenerated: boolean;
   ports: Record<string, number>;
+  /** Jaeger's UI (grace up --otel), when it started one. */
+  tracesUrl?: string;
   /** trigger-mesh's HTTP ingest; the token, DSN and examples only with the local producer. */
   ingest: { url: string; token?: string; sentryDsn?: string; examples?: IngestExample[] };
 }) {
@@ -325,6 +354,7 @@ function printBanner(b: {
         token_expires_at: b.expiresAt.toISOString(),
         jwt_secret_generated: b.jwtGenerated,
         ports: b.ports,
+        traces_url: b.tracesUrl,
         ingest_url: b.ingest.url,
         ingest_token: b.ingest.token,
         sentry_dsn: b.ingest.sentryDsn,
@@ -364,6 +394,7 @@ function printBanner(b: {
         .map(([s, p]) => `${s} ${p}`)
         .join(', '),
     ),
+    ...(b.tracesUrl ? [row('traces', `${bold(b.tracesUrl)}  Jaeger, in memory: every service's spans`)] : []),
     ...(options.demo
       ? [
           row(
