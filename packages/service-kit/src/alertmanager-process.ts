@@ -1,21 +1,15 @@
 // The real Prometheus Alertmanager (Debian's prometheus-alertmanager) for tests: one process on a free port,
 // clustering off, whose one receiver is a webhook (send_resolved, a bearer token) on the URL the test gives; and the
 // alerts API a Prometheus pushes to.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from './nats-server.js';
+import { startReadyProcess, type ReadyProcess } from './ready-process.js';
 
 export const ALERTMANAGER = process.env.ALERTMANAGER ?? '/usr/bin/prometheus-alertmanager';
 
-export interface AlertmanagerProcess {
-  url: string;
-  child: ChildProcess;
-  /** What it printed (stdout and stderr), for a failing test to show. */
-  output: string[];
-  /** SIGTERM, resolved once it exited. */
-  stop(): Promise<void>;
-}
+/** The running Alertmanager: its URL, process, output and stop(). */
+export type AlertmanagerProcess = ReadyProcess;
 
 export interface AlertmanagerOptions {
   /** Its config and storage go here. */
@@ -53,35 +47,19 @@ export async function startAlertmanager(options: AlertmanagerOptions): Promise<A
   const port = await freePort();
   const storage = join(options.dir, 'am-data');
   mkdirSync(storage, { recursive: true });
-  const output: string[] = [];
-  const child = spawn(
-    ALERTMANAGER,
-    [
+  return startReadyProcess({
+    name: 'Alertmanager',
+    binary: ALERTMANAGER,
+    args: [
       `--config.file=${config}`,
       `--storage.path=${storage}`,
       `--web.listen-address=127.0.0.1:${port}`,
       '--cluster.listen-address=',
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  child.stdout?.on('data', (d: Buffer) => output.push(d.toString()));
-  child.stderr?.on('data', (d: Buffer) => output.push(d.toString()));
-  const exit = new Promise<void>((done) => child.once('exit', () => done()));
-  const url = `http://127.0.0.1:${port}`;
-  for (let waited = 0; !(await fetch(`${url}/-/ready`).catch(() => undefined))?.ok; waited += 100) {
-    if (waited >= 20_000 || child.exitCode !== null)
-      throw new Error(`Alertmanager did not get ready on ${url}: ${output.join('').slice(-2000)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return {
-    url,
-    child,
-    output,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      await exit;
-    },
-  };
+    port,
+    readyPath: '/-/ready',
+    timeoutMs: 20_000,
+  });
 }
 
 /** Alerts as a client (Prometheus) pushes them: POST /api/v2/alerts; throws unless Alertmanager took them. */

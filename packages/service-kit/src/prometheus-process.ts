@@ -1,9 +1,10 @@
 // The real Prometheus tools (Debian's prometheus package) for tests: `promtool check metrics` on what a /metrics
 // answers, `promtool check rules`, and a Prometheus server on a free port scraping the targets a test gives.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from './nats-server.js';
+import { startReadyProcess, type ReadyProcess } from './ready-process.js';
 
 export const PROMTOOL = process.env.PROMTOOL ?? '/usr/bin/promtool';
 export const PROMETHEUS = process.env.PROMETHEUS ?? '/usr/bin/prometheus';
@@ -63,17 +64,11 @@ export interface PrometheusTarget {
   lastError: string;
 }
 
-export interface PrometheusProcess {
-  url: string;
-  child: ChildProcess;
-  /** What it printed (stdout and stderr), for a failing test to show. */
-  output: string[];
+export interface PrometheusProcess extends ReadyProcess {
   /** An instant query (`/api/v1/query`), evaluated now. */
   query(expr: string): Promise<PrometheusAnswer<PrometheusQueryResult>>;
   /** The scrape targets (`/api/v1/targets`), active ones. */
   targets(): Promise<PrometheusTarget[]>;
-  /** SIGTERM, resolved once it exited. */
-  stop(): Promise<void>;
 }
 
 export interface PrometheusOptions {
@@ -111,37 +106,23 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Prome
   const port = await freePort();
   const storage = join(options.dir, 'prometheus-data');
   mkdirSync(storage, { recursive: true });
-  const output: string[] = [];
-  const child = spawn(
-    PROMETHEUS,
-    [`--config.file=${config}`, `--storage.tsdb.path=${storage}`, `--web.listen-address=127.0.0.1:${port}`],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  child.stdout?.on('data', (d: Buffer) => output.push(d.toString()));
-  child.stderr?.on('data', (d: Buffer) => output.push(d.toString()));
-  const exit = new Promise<void>((done) => child.once('exit', () => done()));
-  const url = `http://127.0.0.1:${port}`;
-  for (let waited = 0; !(await fetch(`${url}/-/ready`).catch(() => undefined))?.ok; waited += 100) {
-    if (waited >= 30_000 || child.exitCode !== null) {
-      if (child.exitCode === null) child.kill('SIGKILL');
-      throw new Error(`Prometheus did not get ready on ${url}: ${output.join('').slice(-2000)}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  const server = await startReadyProcess({
+    name: 'Prometheus',
+    binary: PROMETHEUS,
+    args: [`--config.file=${config}`, `--storage.tsdb.path=${storage}`, `--web.listen-address=127.0.0.1:${port}`],
+    port,
+    readyPath: '/-/ready',
+    timeoutMs: 30_000,
+  });
+  const { url } = server;
   const api = async <T>(path: string): Promise<PrometheusAnswer<T>> => {
     const res = await fetch(`${url}${path}`);
     return (await res.json()) as PrometheusAnswer<T>;
   };
   return {
-    url,
-    child,
-    output,
+    ...server,
     query: (expr) => api<PrometheusQueryResult>(`/api/v1/query?query=${encodeURIComponent(expr)}`),
     targets: async () =>
       (await api<{ activeTargets: PrometheusTarget[] }>('/api/v1/targets?state=active')).data.activeTargets,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      await exit;
-    },
   };
 }
