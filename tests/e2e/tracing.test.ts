@@ -166,38 +166,48 @@ describe('traces: one remediation across the seven services, read back from Jaeg
     expect(looked.status).toBe(200);
     await sendRootSpan(jaeger!.otlpEndpoint, { traceId, spanId: rootSpanId, start: started, end: Date.now() });
 
-    // Read the trace back until every service's spans are in (each exports within ~200 ms of a span's end).
+    // Read the trace back until it is whole: every service's spans in, the test's root among them, and every
+    // span's parent stored (the services export in batches, a parent often after its children). A span whose
+    // parent never arrives keeps it from being whole, and the wait fails naming it.
     const url = `${jaeger!.uiUrl}/api/traces/${traceId}`;
-    const servicesOf = (t: JaegerTrace) => new Set(t.spans.map((s) => t.processes[s.processID]!.serviceName));
+    const serviceIn = (t: JaegerTrace, s: JaegerSpan) => t.processes[s.processID]!.serviceName;
+    const parentOf = (s: JaegerSpan) => s.references.find((r) => r.refType === 'CHILD_OF');
+    const brokenIn = (t: JaegerTrace) => {
+      const ids = new Set(t.spans.map((s) => s.spanID));
+      return t.spans
+        .filter((s) => parentOf(s) && (parentOf(s)!.traceID !== traceId || !ids.has(parentOf(s)!.spanID)))
+        .map((s) => `${serviceIn(t, s)}: ${s.operationName} (parent ${parentOf(s)!.spanID})`);
+    };
+    const missingIn = (t: JaegerTrace) => {
+      const seen = new Set(t.spans.map((s) => serviceIn(t, s)));
+      return [...SERVICES, 'e2e-test'].filter((s) => !seen.has(s));
+    };
     let trace: JaegerTrace | undefined;
     try {
       trace = await waitFor(
-        'spans of the seven services in Jaeger',
+        'the whole trace in Jaeger',
         async () => {
           const res = await fetch(url);
           if (!res.ok) return undefined;
           const [found] = ((await res.json()) as { data: JaegerTrace[] }).data;
           trace = found;
-          // The test's own root span too: Jaeger may show the services' spans before it has stored that one.
-          return found && [...SERVICES, 'e2e-test'].every((s) => servicesOf(found).has(s)) ? found : undefined;
+          return found && missingIn(found).length === 0 && brokenIn(found).length === 0 ? found : undefined;
         },
         30_000,
       );
     } catch (err) {
-      const seen = trace ? [...servicesOf(trace)].join(', ') : 'no trace';
-      throw new Error(`${(err as Error).message}; the trace has spans of: ${seen}`);
+      const state = trace
+        ? `no spans of: ${missingIn(trace).join(', ') || 'none'}; parents missing: ${brokenIn(trace).join('; ') || 'none'}`
+        : 'no trace';
+      throw new Error(`${(err as Error).message}; ${state}`);
     }
 
-    const serviceOf = (s: JaegerSpan) => trace!.processes[s.processID]!.serviceName;
+    const serviceOf = (s: JaegerSpan) => serviceIn(trace!, s);
     const ids = new Map(trace.spans.map((s) => [s.spanID, s]));
-    const parentOf = (s: JaegerSpan) => s.references.find((r) => r.refType === 'CHILD_OF');
     // Every span's parent is a span of this trace; the one root is the test's own.
     const roots = trace.spans.filter((s) => !parentOf(s));
     expect(roots.map((s) => [serviceOf(s), s.operationName])).toEqual([['e2e-test', 'one remediation']]);
-    const broken = trace.spans
-      .filter((s) => parentOf(s) && (parentOf(s)!.traceID !== traceId || !ids.has(parentOf(s)!.spanID)))
-      .map((s) => `${serviceOf(s)}: ${s.operationName} (parent ${parentOf(s)!.spanID})`);
-    expect(broken).toEqual([]);
+    expect(brokenIn(trace)).toEqual([]);
 
     const count = new Map<string, number>();
     for (const s of trace.spans) count.set(serviceOf(s), (count.get(serviceOf(s)) ?? 0) + 1);
