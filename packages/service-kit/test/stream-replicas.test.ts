@@ -1,6 +1,6 @@
 // Stream replicas and storage from the kit's settings (STREAM_REPLICAS, STREAM_STORAGE), on a real 3-node JetStream
 // cluster this test starts on free ports with the nats-server on PATH (CI puts scripts/tools.sh's first).
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { streams } from '@grace/contracts';
 import { jetstreamManager, StorageType, type JetStreamManager, type StreamInfo } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
@@ -9,7 +9,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Naming, startService, type Logger, type RunningService } from '../src/index.js';
+import { Naming, startService, type RunningService } from '../src/index.js';
+import { memoryLogger, type LogLine } from '../src/testing.js';
 import { ensureStream, ensureStreams } from '../src/nats.js';
 import { startNatsClusterProcess, type NatsClusterProcess } from '../src/nats-server.js';
 import { ledgerService, type LedgerDb } from './fixtures/ledger-service.js';
@@ -65,13 +66,15 @@ describe('streams on a 3-node JetStream cluster', () => {
     const [def] = streams;
     if (!def) throw new Error('no streams');
     await ensureStream(jsm, naming, def, { storage: 'memory' });
-    const warn = jest.fn();
-    await ensureStream(jsm, naming, def, { storage: 'file', replicas: 3, log: { warn } as unknown as Logger });
+    // The kit's own in-memory logger (testing.ts): what ensureStream logged, line by line.
+    const lines: LogLine[] = [];
+    await ensureStream(jsm, naming, def, { storage: 'file', replicas: 3, log: memoryLogger('streams', lines) });
     const info = await withReplicas(naming.stream(def), 3);
     expect(info.config.storage).toBe(StorageType.Memory);
-    expect(warn).toHaveBeenCalledTimes(1);
-    expect(warn.mock.calls[0]?.[0]).toEqual({ stream: naming.stream(def), storage: 'memory', configured: 'file' });
-    expect(warn.mock.calls[0]?.[1]).toMatch(/has memory storage but STREAM_STORAGE is file: NATS cannot change/);
+    const warnings = lines.filter((l) => l.level === 'warn');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({ stream: naming.stream(def), storage: 'memory', configured: 'file' });
+    expect(warnings[0]!.msg).toMatch(/has memory storage but STREAM_STORAGE is file: NATS cannot change/);
   });
 
   describe('a service started with STREAM_REPLICAS=3 and STREAM_STORAGE=memory', () => {
