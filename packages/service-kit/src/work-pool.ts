@@ -42,6 +42,9 @@ export class WorkPool<T> {
   /** When each slot `reserve` promised was promised: a transaction that rolled back never hands its item. */
   private readonly reserved: number[] = [];
   private claiming?: Promise<T[]>;
+  /** Wakes for newly committed work so far, and how many had come when the claim in flight began. */
+  private wakes = 0;
+  private claimingSince = 0;
 
   constructor(private readonly options: WorkPoolOptions<T>) {}
 
@@ -65,7 +68,7 @@ export class WorkPool<T> {
     for (const item of items) {
       this.reserved.shift();
       this.ready.push(item);
-      this.wake();
+      this.resumeOne();
     }
   }
 
@@ -82,14 +85,25 @@ export class WorkPool<T> {
     return true;
   }
 
-  /** New work was committed: an idle worker looks at once (or the next one to become idle). */
+  /**
+   * New work was committed: an idle worker looks at once (or the next one to become idle). A claim already in flight
+   * may not see it (its statement ran before the commit), so a claim that begins after this wake looks for it.
+   */
   wake(): void {
+    this.wakes++;
+    this.resumeOne();
+  }
+
+  /** Resume one idle worker, or the next one to become idle. */
+  private resumeOne(): void {
     const resume = this.waiting.shift();
     if (resume) resume();
     else this.pendingWake = true;
   }
 
   private idle(): Promise<void> {
+    // Stopped while this worker was claiming: it ends instead of waiting for a poll.
+    if (!this.running) return Promise.resolve();
     if (this.pendingWake) {
       this.pendingWake = false;
       return Promise.resolve();
@@ -110,32 +124,42 @@ export class WorkPool<T> {
   }
 
   // One claimMany at a time: a worker that arrives while one runs takes from what it brings. `more`: there may be
-  // more work than was claimed (a single claim found one; a claimMany filled what it asked for).
+  // more work than was claimed (a single claim found one; a claimMany filled what it asked for; a wake came while
+  // the claim was in flight, for work it may not have seen).
   private async next(): Promise<{ item: T | undefined; more: boolean }> {
     const { claim, claimMany, workers } = this.options;
-    const ready = this.ready.shift();
-    // More waiting in memory (handed or claimed for others): the next idle worker takes one too, even when the
-    // wakes for them came before any worker was idle.
-    if (ready !== undefined) return { item: ready, more: this.ready.length > 0 };
-    if (!claimMany) {
-      const item = await claim();
-      return { item, more: item !== undefined };
-    }
-    if (this.claiming) {
-      await this.claiming.catch(() => undefined);
-      return { item: this.ready.shift(), more: false };
-    }
-    const max = Math.max(1, workers - this.busy - this.ready.length);
-    const claiming = claimMany(max);
-    this.claiming = claiming;
-    try {
-      const claimed = await claiming;
-      const [first, ...rest] = claimed;
-      this.ready.push(...rest);
-      for (let i = 0; i < rest.length; i++) this.wake();
-      return { item: first, more: claimed.length >= max };
-    } finally {
-      this.claiming = undefined;
+    for (;;) {
+      const ready = this.ready.shift();
+      // More waiting in memory (handed or claimed for others): the next idle worker takes one too, even when the
+      // wakes for them came before any worker was idle.
+      if (ready !== undefined) return { item: ready, more: this.ready.length > 0 };
+      if (!claimMany) {
+        const item = await claim();
+        return { item, more: item !== undefined };
+      }
+      if (this.claiming) {
+        const since = this.claimingSince;
+        await this.claiming.catch(() => undefined);
+        const item = this.ready.shift();
+        const missed = this.wakes !== since;
+        // Woken after the claim it joined began, and it brought nothing for this worker: claim again.
+        if (item === undefined && missed) continue;
+        return { item, more: missed };
+      }
+      const since = this.wakes;
+      const max = Math.max(1, workers - this.busy - this.ready.length);
+      const claiming = claimMany(max);
+      this.claiming = claiming;
+      this.claimingSince = since;
+      try {
+        const claimed = await claiming;
+        const [first, ...rest] = claimed;
+        this.ready.push(...rest);
+        for (let i = 0; i < rest.length; i++) this.resumeOne();
+        return { item: first, more: claimed.length >= max || this.wakes !== since };
+      } finally {
+        this.claiming = undefined;
+      }
     }
   }
 
@@ -154,7 +178,7 @@ export class WorkPool<T> {
         continue;
       }
       // There may be more: the next idle worker looks too.
-      if (more) this.wake();
+      if (more) this.resumeOne();
       this.busy++;
       onBusy?.(1);
       try {

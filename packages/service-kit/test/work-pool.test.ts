@@ -135,6 +135,54 @@ describe('WorkPool', () => {
     expect(claimed).toEqual([4, 4, 4]);
   });
 
+  it('runs work woken while a claim is in flight, which that claim did not see, without waiting for the poll', async () => {
+    // A claim sees what was committed when its statement ran: the item below is committed (pushed) and woken for
+    // after that, while the claim is still in flight. The worker woken joins that claim, which brings nothing;
+    // it must look again rather than wait for the poll (60 s here).
+    const queue: number[] = [];
+    const done: number[] = [];
+    let claimCalls = 0;
+    let inFlight: (() => void) | undefined;
+    const pool = new WorkPool<number>({
+      workers: 2,
+      pollMs: 60_000,
+      claim: async () => undefined,
+      claimMany: async (max) => {
+        claimCalls++;
+        const seen = queue.splice(0, max);
+        await new Promise<void>((resolve) => {
+          inFlight = resolve;
+          setTimeout(resolve, 100);
+        });
+        inFlight = undefined;
+        return seen;
+      },
+      run: async (item) => {
+        done.push(item);
+      },
+      log,
+    });
+    pool.start();
+    await until('the start-up claim in flight', () => inFlight !== undefined);
+    queue.push(1);
+    pool.wake();
+    await until('item 1 run', () => done.length === 1);
+    // The same with the wake arriving while a claim that a worker woken earlier makes is in flight.
+    await until('the claims settled', () => inFlight === undefined);
+    await sleep(20);
+    pool.wake();
+    await until('a claim in flight', () => inFlight !== undefined);
+    queue.push(2);
+    pool.wake();
+    await until('item 2 run', () => done.length === 2);
+    // Stopped while a claim is in flight: its worker ends when it returns, not at the next poll.
+    const stopping = Date.now();
+    await pool.stop();
+    expect(Date.now() - stopping).toBeLessThan(1_000);
+    expect(done).toEqual([1, 2]);
+    expect(claimCalls).toBeLessThanOrEqual(6);
+  });
+
   it('promises a worker only while one is free (busy, queued and promised count), and runs what is handed', async () => {
     const p = queuePool({ workers: 2, pollMs: 10_000, runMs: 200 });
     expect(p.pool.reserve()).toBe(false); // not started
