@@ -21,6 +21,7 @@ import { eventLogger, type Logger } from './logger.js';
 import type { KitMetrics } from './metrics.js';
 import { ensureConsumer } from './nats.js';
 import type { Naming } from './naming.js';
+import { kitTransaction } from './before-commit.js';
 import { claimInbox, inboxHas, recordInbox, type KitTables } from './outbox.js';
 import {
   bindActive,
@@ -445,7 +446,7 @@ export class ConsumerRunner<DB> {
     const started = process.hrtime.bigint();
     const single = items.length === 1 ? items[0] : undefined;
     const log = single ? this.logFor(single.msg, single.event) : this.deps.log;
-    const run = this.deps.transact ?? ((body) => this.deps.db.transaction().execute(body));
+    const run = this.deps.transact ?? ((body) => kitTransaction(this.deps.db, body));
     // Tracing on, the body runs in this handling's span wherever the group commit runs it.
     const transact: typeof run = tracingOn() ? (body, consumer) => run(bindActive(body), consumer) : run;
     // What one run of the body gathers (a shared transaction that rolls back runs it again, from scratch).

@@ -71,6 +71,7 @@ export {
 } from './db.js';
 export { runMigrations } from './migrate.js';
 export { GroupCommit, type GroupCommitOptions, type TransactionRunner } from './group-commit.js';
+export { kitTransaction, lastInTransaction } from './before-commit.js';
 
 // Failures.
 export { PermanentError, TimeoutError, errorMessage, sleep, type FailureKind } from './errors.js';

@@ -27,6 +27,7 @@ import { ConsumerRunner, runAfterCommit } from './consumer-runner.js';
 import type { ConsumerDefinition, Emit, EmitOptions } from './consumer.js';
 import { createDb, schemaForService, assertSchemaName } from './db.js';
 import { errorMessage, InvalidInputError, withTimeout } from './errors.js';
+import { kitTransaction } from './before-commit.js';
 import { GroupCommit } from './group-commit.js';
 import { closeServer, startSideServer, type UpgradeListener } from './http.js';
 import { createLogger, type Logger } from './logger.js';
@@ -231,7 +232,7 @@ export async function startService<DB, P extends TProperties>(
     async transaction(fn) {
       const emitted: GraceEvent[] = [];
       const committed: (() => void)[] = [];
-      const result = await db.transaction().execute(async (trx) => {
+      const result = await kitTransaction(db, async (trx) => {
         const value = await fn(trx, makeEmit(emitted), (callback) => committed.push(callback));
         await writeOutbox(trx as unknown as Transaction<KitTables>, emitted);
         return value;
@@ -269,7 +270,7 @@ export async function startService<DB, P extends TProperties>(
   if (parts.stop) cleanups.unshift(parts.stop);
 
   // Batches of different consumers that are ready together commit in one transaction (group commit).
-  const consumerCommits = new GroupCommit<Transaction<KitTables>>((body) => kitDb.transaction().execute(body), {
+  const consumerCommits = new GroupCommit<Transaction<KitTables>>((body) => kitTransaction(kitDb, body), {
     max: config.CONSUMER_GROUP_MAX,
     concurrency: config.CONSUMER_GROUP_TRANSACTIONS ?? config.DB_POOL_MAX,
     log,

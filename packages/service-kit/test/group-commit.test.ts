@@ -3,7 +3,14 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { randomUUID } from 'node:crypto';
-import { createDb, createLogger, GroupCommit, PREPARED_PER_CONNECTION } from '../src/index.js';
+import {
+  createDb,
+  createLogger,
+  GroupCommit,
+  kitTransaction,
+  lastInTransaction,
+  PREPARED_PER_CONNECTION,
+} from '../src/index.js';
 import { DATABASE_URL } from './support.js';
 
 interface Tables {
@@ -113,6 +120,66 @@ describe('GroupCommit', () => {
       { id: 'b3', n: 3 },
       { id: 'dup', n: 0 },
     ]);
+  });
+});
+
+describe('lastInTransaction', () => {
+  /** A unit that inserts its item and gathers its id for the end of the transaction; `fail` throws after that. */
+  const unit =
+    (id: string, order: string[], fail = false) =>
+    async (trx: Transaction<Tables>) => {
+      await trx.insertInto('items').values({ id, n: 0 }).execute();
+      order.push(`unit ${id}`);
+      lastInTransaction(trx, 'ids', [id], async (ids) => {
+        order.push(`last ${ids.join(',')}`);
+        await trx
+          .insertInto('items')
+          .values({ id: `last:${ids.join(',')}`, n: ids.length })
+          .execute();
+      });
+      if (fail) throw new Error(`unit ${id} fails`);
+      return id;
+    };
+
+  it('runs what the units of a group gathered once, after all of them, in their transaction', async () => {
+    const order: string[] = [];
+    const gc = new GroupCommit<Transaction<Tables>>((body) => kitTransaction(db, body), { max: 8, log });
+    const before = commits;
+    await Promise.all(['l0', 'l1', 'l2', 'l3'].map((id) => gc.submit(unit(id, order))));
+    // l0 alone at once; l1-l3 queued behind it and share the next transaction and its one flush.
+    expect(order).toEqual(['unit l0', 'last l0', 'unit l1', 'unit l2', 'unit l3', 'last l1,l2,l3']);
+    expect(commits - before).toBe(2);
+    const rows = await db
+      .selectFrom('items')
+      .select(['id', 'n'])
+      .where('id', 'like', 'last:l%')
+      .orderBy('id')
+      .execute();
+    expect(rows).toEqual([
+      { id: 'last:l0', n: 1 },
+      { id: 'last:l1,l2,l3', n: 3 },
+    ]);
+  });
+
+  it('drops what a rolled-back transaction gathered: each unit run again alone gathers its own', async () => {
+    const order: string[] = [];
+    const gc = new GroupCommit<Transaction<Tables>>((body) => kitTransaction(db, body), { max: 8, log });
+    const outcomes = await Promise.allSettled([
+      gc.submit(unit('r0', order)),
+      gc.submit(unit('r1', order)),
+      gc.submit(unit('r2', order, true)),
+    ]);
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', 'rejected']);
+    const rows = await db.selectFrom('items').select('id').where('id', 'like', 'last:r%').orderBy('id').execute();
+    // r1 and r2 shared a transaction that rolled back (r1's flush never ran there); r1 alone flushed only r1.
+    expect(rows.map((r) => r.id)).toEqual(['last:r0', 'last:r1']);
+    expect(order.filter((o) => o.startsWith('last'))).toEqual(['last r0', 'last r1']);
+  });
+
+  it('refuses a transaction the kit did not open, where nothing would run it', async () => {
+    await expect(
+      db.transaction().execute(async (trx) => lastInTransaction(trx, 'ids', ['x'], async () => undefined)),
+    ).rejects.toThrow(/"ids" is written last in a transaction the service kit opened/);
   });
 });
 

@@ -1,7 +1,7 @@
 // What every step of a contract's life shares: the step context, the executor's dependencies, and the event data
 // built from a contract row (its plan, its origin, a denial).
 import type { EventData } from '@grace/contracts';
-import type { Emit, Logger } from '@grace/service-kit';
+import { lastInTransaction, type Emit, type Logger } from '@grace/service-kit';
 import type { Transaction } from 'kysely';
 import type { ActionAdapter, AdapterName } from './adapters/adapter.js';
 import { mustNext } from './domain/contract-status.js';
@@ -30,7 +30,11 @@ export interface StepContext {
 /** One transaction of a step: its state change, its events (outbox) and its audit entries commit together. */
 export interface Step extends StepContext {
   now: Date;
-  /** Audit entries appended last, just before the commit (see appendAudit). */
+  /**
+   * Audit entries of the step: appended to the chain last in the transaction, with those of every other step and
+   * batch that shares it, in one statement just before the commit (the chain's lock is held for that and the
+   * commit only).
+   */
   audit: AuditStep[];
 }
 
@@ -53,12 +57,12 @@ export interface ExecutorDeps {
   };
 }
 
-/** Run `fn` as a step and append its audit entries last. */
+/** Run `fn` as a step; its audit entries are appended last in its transaction (with the other steps' there). */
 export async function inStep<T>(context: StepContext, fn: (step: Step) => Promise<T>): Promise<T> {
   const { trx, emit, log, afterCommit } = context;
   const step: Step = { trx, emit, log, afterCommit, now: new Date(), audit: [] };
   const result = await fn(step);
-  await appendAudit(trx, step.audit);
+  lastInTransaction(trx, 'audit', step.audit, (entries) => appendAudit(trx, entries));
   return result;
 }
 

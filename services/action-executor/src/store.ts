@@ -470,8 +470,9 @@ export interface AuditStep {
 
 /**
  * Append entries to the audit chain, in one round trip (the schema's `append_audit`, migration 0002). The chain
- * is one sequence across replicas, so appends are serialised with a transaction-scoped advisory lock; call this
- * last in a transaction so the lock is held only until the commit. Each entry's hash is `hashEntry`'s: the
+ * is one sequence across replicas, so appends are serialised with a transaction-scoped advisory lock; a step's entries
+ * come here last in its transaction (inStep, through the kit's lastInTransaction), so the lock is held for this
+ * statement and the commit only. Each entry's hash is `hashEntry`'s: the
  * SHA-256 of its canonical JSON, built here around the two fields only the chain's end knows (`prev_hash` and
  * `seq`, whose keys sort between `detail` and `step`).
  */
