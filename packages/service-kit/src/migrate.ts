@@ -113,6 +113,16 @@ const kitMigrations: Record<string, Migration> = {
         end $$`.execute(db);
     },
   },
+  '0006_inbox_index_direct': {
+    async up(db) {
+      // Every batch's claim searches the inbox's GIN index, and with fastupdate (the default) a search also reads
+      // the index's whole pending list, which only a vacuum or a full 4 MB list flushes: with autovacuum slow or
+      // off, each claim reads up to 4 MB. Entries now go straight into the index (one small array per batch);
+      // what is pending is flushed once here.
+      await sql`alter index inbox_event_ids set (fastupdate = off)`.execute(db);
+      await sql`select gin_clean_pending_list('inbox_event_ids'::regclass)`.execute(db);
+    },
+  },
 };
 
 export class MigrationError extends Error {

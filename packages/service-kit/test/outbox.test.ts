@@ -12,7 +12,7 @@ import {
   type KitTables,
   type RelayOptions,
 } from '../src/index.js';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import pg from 'pg';
 import {
   count,
@@ -90,6 +90,19 @@ describe('outbox relay', () => {
       publishTimeoutMs: 5_000,
       ...more,
     });
+
+  it('keeps no pending list in the inbox index: every claim reads the index alone, however long since a vacuum', async () => {
+    const ids = Array.from({ length: 200 }, (_, i) => `pending-${i}`);
+    for (const id of ids)
+      await sql`insert into inbox (consumer, event_ids) values ('pending-test', ${[id]}::text[])`.execute(db);
+    await sql`create extension if not exists pgstattuple schema public`.execute(db);
+    const { rows } = await sql<{ pending_tuples: string }>`
+      select pending_tuples from public.pgstatginindex(${`${sandbox.schema}.inbox_event_ids`}::regclass)`.execute(db);
+    expect(Number(rows[0]!.pending_tuples)).toBe(0);
+    const claimed = await sql<{ event_ids: string[] }>`
+      select event_ids from claim_inbox('pending-test', ${['pending-7', 'pending-199', 'other']}::text[])`.execute(db);
+    expect(claimed.rows.map((r) => r.event_ids[0]).sort()).toEqual(['pending-199', 'pending-7']);
+  });
 
   it('publishes every committed event exactly once, in order, even when killed mid-batch and restarted', async () => {
     const events = findings(500);
