@@ -177,12 +177,29 @@ export async function updateContract(
   id: string,
   changes: UpdateObject<Database, 'contracts'>,
 ): Promise<ContractRow> {
-  return trx
+  const row = await updateContractIf(trx, id, {}, changes);
+  if (!row) throw new Error(`no contract ${id} to update`);
+  return row;
+}
+
+/**
+ * One update of a contract that is still as `expected` says (its status, the lease's owner, the version it had), in
+ * one statement: the row as it now is, or undefined when it has changed since (nothing is written then).
+ */
+export async function updateContractIf(
+  trx: Db,
+  id: string,
+  expected: Partial<Pick<ContractRow, 'status' | 'lease_owner' | 'updated_at'>>,
+  changes: UpdateObject<Database, 'contracts'>,
+): Promise<ContractRow | undefined> {
+  let query = trx
     .updateTable('contracts')
     .set({ ...changes, updated_at: new Date() })
-    .where('id', '=', id)
-    .returningAll()
-    .executeTakeFirstOrThrow();
+    .where('id', '=', id);
+  if (expected.status !== undefined) query = query.where('status', '=', expected.status);
+  if (expected.lease_owner !== undefined) query = query.where('lease_owner', '=', expected.lease_owner);
+  if (expected.updated_at !== undefined) query = query.where('updated_at', '=', expected.updated_at);
+  return query.returningAll().executeTakeFirst();
 }
 
 /**

@@ -1,6 +1,7 @@
 // The worker pool: claims contracts with work to do (SKIP LOCKED, leased) and runs their steps outside any
 // transaction: snapshot (tier >= 2), execute with the action's timeout, restore on drift, failure or timeout.
 import { errorMessage, GroupCommit, withSpan, WorkPool, type ServiceRuntime } from '@grace/service-kit';
+import type { UpdateObject } from 'kysely';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { ActionAdapter } from './adapters/adapter.js';
@@ -15,6 +16,7 @@ import {
   markSnapshotRestored,
   readControls,
   updateContract,
+  updateContractIf,
   type ContractRow,
   type Database,
 } from './store.js';
@@ -38,6 +40,19 @@ interface Claimed {
   contract: ContractRow;
   started: boolean;
   handedAt?: number;
+}
+
+/**
+ * One step of a claimed contract: the one update it makes to the contract (from the row as it is), and what it does
+ * once that update is in (audit, emit, other rows), given the updated row and the row it was computed from.
+ */
+interface StepPlan {
+  changes: (step: Step, row: ContractRow) => UpdateObject<Database, 'contracts'>;
+  then?: (
+    step: Step,
+    next: ContractRow,
+    row: ContractRow,
+  ) => Promise<ContractRow | undefined> | ContractRow | undefined;
 }
 
 /** The lease released, in the same update as a step's last status. */
@@ -146,13 +161,28 @@ export class WorkerPool {
   }
 
   /**
-   * One step in a transaction, only while this worker still holds the contract's lease. Steps of other contracts
-   * that are ready at the same time share the transaction (group commit) and its one audit append.
+   * One step in a transaction, only while this worker still holds the contract's lease. Its update is computed from
+   * the row as this worker last wrote it and guarded by exactly that (status, lease owner, version), so the step is
+   * one statement; a row that changed since is read under its lock and the update computed again from it. Steps of
+   * other contracts that are ready at the same time share the transaction (group commit) and its one audit append.
    */
-  private step(contract: ContractRow, fn: (step: Step, row: ContractRow) => Promise<ContractRow | undefined>) {
+  private step(contract: ContractRow, plan: StepPlan): Promise<ContractRow | undefined> {
     return this.steps.submit(async (shared) => {
-      const row = await lockOwnedContract(shared.trx, contract.id, this.owner);
-      return row ? fn({ ...shared, log: this.runtime.log.child({ contract_id: contract.id }) }, row) : undefined;
+      const step = { ...shared, log: this.runtime.log.child({ contract_id: contract.id }) };
+      let row = contract;
+      let next = await updateContractIf(
+        step.trx,
+        row.id,
+        { status: row.status, lease_owner: this.owner, updated_at: row.updated_at },
+        plan.changes(step, row),
+      );
+      if (!next) {
+        const locked = await lockOwnedContract(step.trx, contract.id, this.owner);
+        if (!locked) return undefined;
+        row = locked;
+        next = await updateContract(step.trx, row.id, plan.changes(step, row));
+      }
+      return plan.then ? plan.then(step, next, row) : next;
     });
   }
 
@@ -223,9 +253,9 @@ export class WorkerPool {
     // Handed over, it waited for a worker longer than its lease allows for: renewed before the adapter is
     // called, or left to whoever took it over.
     if (claimed.handedAt !== undefined && Date.now() - claimed.handedAt > this.settings.leaseMarginMs / 2)
-      contract = await this.step(contract, (step, row) =>
-        updateContract(step.trx, row.id, { lease_until: leaseFor(row.timeout_ms + this.settings.leaseMarginMs) }),
-      );
+      contract = await this.step(contract, {
+        changes: (_step, row) => ({ lease_until: leaseFor(row.timeout_ms + this.settings.leaseMarginMs) }),
+      });
     while (contract) {
       const adapter: ActionAdapter | undefined = this.deps.adapters[contract.adapter];
       switch (contract.status) {
@@ -275,41 +305,50 @@ export class WorkerPool {
           ),
         )
       : ({ ok: false, timedOut: false, message: `no ${contract.adapter} adapter` } as const);
-    const prepared = await this.step(contract, async (step, row) => {
-      if (!taken.ok) {
-        const error = `snapshot failed, so nothing was done (no snapshot, no action): ${taken.message}`;
-        await this.finish(step, row, 'failed', {}, 'snapshot_failed', error, { carriedOut: false });
-        return undefined;
-      }
-      const snapshotId = randomUUID();
-      await insertSnapshot(step.trx, {
-        id: snapshotId,
-        contract_id: row.id,
-        adapter: row.adapter,
-        target: JSON.stringify(row.target),
-        state: JSON.stringify(taken.value),
-        taken_at: step.now,
-      });
+    if (!taken.ok) {
+      const error = `snapshot failed, so nothing was done (no snapshot, no action): ${taken.message}`;
+      await this.step(contract, this.finishing('failed', {}, 'snapshot_failed', error, { carriedOut: false }));
+      return undefined;
+    }
+    const snapshotId = randomUUID();
+    const prepared = await this.step(contract, {
       // The snapshot and the start commit together, before the adapter is called: snapshot before action, in one
       // update (approved -> snapshotted -> executing). A dry run stops at snapshotted and is recorded next.
-      const snapshotted = { ...row, snapshot_id: snapshotId };
-      const status = mustNext(row.status, 'snapshot_taken', factsOf(snapshotted));
-      const next = await updateContract(step.trx, row.id, {
-        snapshot_id: snapshotId,
-        ...(row.dry_run ? { status } : this.startChanges(step, snapshotted, status)),
-      });
-      audit(step, next, 'snapshot.taken', { snapshot_id: snapshotId, state: taken.value });
-      if (!row.dry_run) this.auditStart(step, next);
-      return next;
+      changes: (step, row) => {
+        const snapshotted = { ...row, snapshot_id: snapshotId };
+        const status = mustNext(row.status, 'snapshot_taken', factsOf(snapshotted));
+        return {
+          snapshot_id: snapshotId,
+          ...(row.dry_run ? { status } : this.startChanges(step, snapshotted, status)),
+        };
+      },
+      then: async (step, next, row) => {
+        await insertSnapshot(step.trx, {
+          id: snapshotId,
+          contract_id: row.id,
+          adapter: row.adapter,
+          target: JSON.stringify(row.target),
+          state: JSON.stringify(taken.value),
+          taken_at: step.now,
+        });
+        audit(step, next, 'snapshot.taken', { snapshot_id: snapshotId, state: taken.value });
+        if (!row.dry_run) this.auditStart(step, next);
+        return next;
+      },
     });
     return prepared?.status === 'executing' ? this.act(prepared, adapter) : prepared;
   }
 
   /** Approved (tier 1) or snapshotted: start it, then run the action. A dry run is recorded instead. */
   private async execute(contract: ContractRow, adapter: ActionAdapter | undefined) {
-    if (contract.dry_run)
-      return this.step(contract, async (step, row) => this.finish(step, row, 'dry_run', {}, 'dry_run_recorded'));
-    const started = await this.step(contract, (step, row) => this.startIn(step, row));
+    if (contract.dry_run) return this.step(contract, this.finishing('dry_run', {}, 'dry_run_recorded'));
+    const started = await this.step(contract, {
+      changes: (step, row) => this.startChanges(step, row, row.status),
+      then: (step, next) => {
+        this.auditStart(step, next);
+        return next;
+      },
+    });
     return started ? this.act(started, adapter) : undefined;
   }
 
@@ -331,24 +370,24 @@ export class WorkerPool {
           ),
         )
       : ({ ok: false, timedOut: false, message: `no ${started.adapter} adapter` } as const);
-    return this.step(started, async (step, row) => {
-      if (outcome.ok) {
-        const { status, actual_state, message } = outcome.value;
-        const error = status === 'failed' ? (message ?? 'the adapter reported a failure') : undefined;
-        return this.finish(step, row, status, actual_state, 'executed', error);
-      }
-      if (outcome.timedOut) return this.finish(step, row, 'timed_out', {}, 'cut_short', outcome.message);
-      // Without an adapter the target was never called: nothing to verify.
-      return this.finish(step, row, 'failed', {}, 'executed', outcome.message, { carriedOut: adapter !== undefined });
-    });
+    if (outcome.ok) {
+      const { status, actual_state, message } = outcome.value;
+      const error = status === 'failed' ? (message ?? 'the adapter reported a failure') : undefined;
+      return this.step(started, this.finishing(status, actual_state, 'executed', error));
+    }
+    if (outcome.timedOut) return this.step(started, this.finishing('timed_out', {}, 'cut_short', outcome.message));
+    // Without an adapter the target was never called: nothing to verify.
+    return this.step(
+      started,
+      this.finishing('failed', {}, 'executed', outcome.message, { carriedOut: adapter !== undefined }),
+    );
   }
 
   /** A contract left executing by a worker that stopped: the target may or may not have acted. */
   private interrupted(contract: ContractRow) {
-    return this.step(contract, async (step, row) =>
-      this.finish(
-        step,
-        row,
+    return this.step(
+      contract,
+      this.finishing(
         'failed',
         {},
         'cut_short',
@@ -363,33 +402,46 @@ export class WorkerPool {
    * (executed, dry_run_recorded); roll back at once (cut_short: a timed-out or interrupted execution, with a
    * snapshot); or end failed (cut_short without a snapshot, snapshot_failed: nothing was done).
    */
-  private async finish(
-    step: Step,
-    row: ContractRow,
+  private finishing(
     result: 'succeeded' | 'failed' | 'timed_out' | 'dry_run',
     actualState: Record<string, unknown>,
     event: Extract<ContractEvent, 'executed' | 'dry_run_recorded' | 'cut_short' | 'snapshot_failed'>,
     error?: string,
     { carriedOut = true }: { carriedOut?: boolean } = {},
-  ): Promise<ContractRow | undefined> {
-    const startedAt = row.started_at ?? step.now;
-    const status = mustNext(row.status, event, factsOf(row));
-    const rollBack = status === 'rolling_back';
-    const next = await updateContract(step.trx, row.id, {
-      status,
-      ...(rollBack ? {} : RELEASED),
-      result,
-      actual_state: JSON.stringify(actualState),
-      error: error ?? null,
-      started_at: startedAt,
-      finished_at: step.now,
-      ...(rollBack
-        ? {
-            rollback_trigger: result === 'timed_out' ? ('timed_out' as const) : ('failed' as const),
-            rollback_reason: error ?? result,
-          }
-        : {}),
-    });
+  ): StepPlan {
+    return {
+      changes: (step, row) => {
+        const status = mustNext(row.status, event, factsOf(row));
+        const rollBack = status === 'rolling_back';
+        return {
+          status,
+          ...(rollBack ? {} : RELEASED),
+          result,
+          actual_state: JSON.stringify(actualState),
+          error: error ?? null,
+          started_at: row.started_at ?? step.now,
+          finished_at: step.now,
+          ...(rollBack
+            ? {
+                rollback_trigger: result === 'timed_out' ? ('timed_out' as const) : ('failed' as const),
+                rollback_reason: error ?? result,
+              }
+            : {}),
+        };
+      },
+      then: (step, next) => this.finished(step, next, result, actualState, error, carriedOut),
+    };
+  }
+
+  private finished(
+    step: Step,
+    next: ContractRow,
+    result: 'succeeded' | 'failed' | 'timed_out' | 'dry_run',
+    actualState: Record<string, unknown>,
+    error: string | undefined,
+    carriedOut: boolean,
+  ): ContractRow | undefined {
+    const startedAt = next.started_at ?? step.now;
     emitFor(step, next)('action.executed', {
       contract_id: next.id,
       action_id: next.action_id,
@@ -407,7 +459,7 @@ export class WorkerPool {
     });
     audit(step, next, 'execution.finished', { result, ...(error ? { error } : {}), actual_state: actualState });
     step.afterCommit(() => this.deps.metrics.executed.inc({ adapter: next.adapter, result }));
-    return rollBack ? next : undefined;
+    return next.status === 'rolling_back' ? next : undefined;
   }
 
   /** Put the snapshot back; a failed restore is retried RESTORE_ATTEMPTS times, then left failed for a human. */
@@ -428,64 +480,78 @@ export class WorkerPool {
             timedOut: false,
             message: snapshot ? `no ${contract.adapter} adapter` : 'no snapshot',
           } as const);
-    return this.step(contract, async (step, row) => {
-      if (outcome.ok && outcome.value.status === 'restored' && snapshot) {
-        await markSnapshotRestored(step.trx, snapshot.id, step.now);
-        const next = await updateContract(step.trx, row.id, {
-          status: mustNext(row.status, 'restored', factsOf(row)),
-          ...RELEASED,
-        });
-        emitFor(step, next)('contract.rolled_back', {
-          contract_id: next.id,
-          action_id: next.action_id,
-          ...originOf(next),
-          playbook: next.playbook,
-          adapter: next.adapter,
-          action: next.action,
-          target: next.target,
-          tier: next.tier,
-          attempt: next.attempt,
-          snapshot_id: snapshot.id,
-          trigger,
-          ...(next.verification_id ? { verification_id: next.verification_id } : {}),
-          reason: (next.rollback_reason ?? trigger).slice(0, 2048),
-          restored_state: outcome.value.actual_state,
-          duration_ms: step.now.getTime() - started.getTime(),
-          rolled_back_at: step.now.toISOString(),
-        });
-        audit(step, next, 'rollback.finished', {
-          snapshot_id: snapshot.id,
-          trigger,
-          restored_state: outcome.value.actual_state,
-        });
-        step.afterCommit(() => this.deps.metrics.rollbacks.inc({ trigger, outcome: 'restored' }));
-        return undefined;
-      }
-      const message = outcome.ok ? (outcome.value.message ?? 'the adapter could not restore') : outcome.message;
-      const attempts = row.restore_attempts + 1;
-      if (attempts < this.settings.restoreAttempts && snapshot) {
-        const retryAt = new Date(step.now.getTime() + this.settings.restoreRetryMs);
-        await updateContract(step.trx, row.id, {
-          status: mustNext(row.status, 'restore_retry', factsOf(row)),
-          restore_attempts: attempts,
-          lease_owner: null,
-          lease_until: retryAt,
-        });
-        audit(step, row, 'rollback.retry', { attempt: attempts, error: message, retry_at: retryAt.toISOString() });
-        step.afterCommit(() => this.deps.metrics.rollbacks.inc({ trigger, outcome: 'retry' }));
-        return undefined;
-      }
-      const failed = await updateContract(step.trx, row.id, {
-        status: mustNext(row.status, 'restore_failed', factsOf(row)),
-        restore_attempts: attempts,
-        error: `rollback failed after ${attempts} tries, the target needs a human: ${message}`,
-        ...RELEASED,
+    if (outcome.ok && outcome.value.status === 'restored' && snapshot)
+      return this.step(contract, {
+        changes: (_step, row) => ({ status: mustNext(row.status, 'restored', factsOf(row)), ...RELEASED }),
+        then: async (step, next) => {
+          await markSnapshotRestored(step.trx, snapshot.id, step.now);
+          this.rolledBack(step, next, snapshot.id, trigger, outcome.value.actual_state, started);
+          return undefined;
+        },
       });
-      audit(step, failed, 'rollback.failed', { attempts, error: message });
-      step.afterCommit(() => this.deps.metrics.rollbacks.inc({ trigger, outcome: 'failed' }));
-      step.log.error({ contract_id: row.id, error: message }, 'rollback failed; the target needs a human');
-      return undefined;
+    const message = outcome.ok ? (outcome.value.message ?? 'the adapter could not restore') : outcome.message;
+    return this.step(contract, {
+      changes: (step, row) => {
+        const attempts = row.restore_attempts + 1;
+        if (attempts < this.settings.restoreAttempts && snapshot)
+          return {
+            status: mustNext(row.status, 'restore_retry', factsOf(row)),
+            restore_attempts: attempts,
+            lease_owner: null,
+            lease_until: new Date(step.now.getTime() + this.settings.restoreRetryMs),
+          };
+        return {
+          status: mustNext(row.status, 'restore_failed', factsOf(row)),
+          restore_attempts: attempts,
+          error: `rollback failed after ${attempts} tries, the target needs a human: ${message}`,
+          ...RELEASED,
+        };
+      },
+      then: (step, next, row) => {
+        const attempts = next.restore_attempts;
+        if (next.status === 'rolling_back') {
+          const retryAt = new Date(step.now.getTime() + this.settings.restoreRetryMs);
+          audit(step, row, 'rollback.retry', { attempt: attempts, error: message, retry_at: retryAt.toISOString() });
+          step.afterCommit(() => this.deps.metrics.rollbacks.inc({ trigger, outcome: 'retry' }));
+          return undefined;
+        }
+        audit(step, next, 'rollback.failed', { attempts, error: message });
+        step.afterCommit(() => this.deps.metrics.rollbacks.inc({ trigger, outcome: 'failed' }));
+        step.log.error({ contract_id: row.id, error: message }, 'rollback failed; the target needs a human');
+        return undefined;
+      },
     });
+  }
+
+  /** A restored snapshot: contract.rolled_back, audited. */
+  private rolledBack(
+    step: Step,
+    next: ContractRow,
+    snapshotId: string,
+    trigger: NonNullable<ContractRow['rollback_trigger']>,
+    restoredState: Record<string, unknown>,
+    started: Date,
+  ): void {
+    emitFor(step, next)('contract.rolled_back', {
+      contract_id: next.id,
+      action_id: next.action_id,
+      ...originOf(next),
+      playbook: next.playbook,
+      adapter: next.adapter,
+      action: next.action,
+      target: next.target,
+      tier: next.tier,
+      attempt: next.attempt,
+      snapshot_id: snapshotId,
+      trigger,
+      ...(next.verification_id ? { verification_id: next.verification_id } : {}),
+      reason: (next.rollback_reason ?? trigger).slice(0, 2048),
+      restored_state: restoredState,
+      duration_ms: step.now.getTime() - started.getTime(),
+      rolled_back_at: step.now.toISOString(),
+    });
+    audit(step, next, 'rollback.finished', { snapshot_id: snapshotId, trigger, restored_state: restoredState });
+    step.afterCommit(() => this.deps.metrics.rollbacks.inc({ trigger, outcome: 'restored' }));
   }
 
   private async timed<T>(

@@ -340,6 +340,35 @@ describe('action-executor', () => {
     });
   });
 
+  it('finishes a step whose contract was changed by someone else since its worker last wrote it', async () => {
+    // Each step's update is guarded by the row as its worker last wrote it; a row changed meanwhile (here: written
+    // while the adapter hangs, the lease still held) fails that guard and the step reads it under its lock instead.
+    const guarded = target('guarded-writes', { replicas: 2 }, { reindex: 'hang' });
+    const request = requested('guarded-writes', { action: 'reindex', playbook: 'reindex', timeout_ms: 3_000 });
+    await send(request);
+    await statusIs(request.data.action_id, 'executing');
+    const { rowCount } = await sandbox.pool.query(
+      `update "${sandbox.schema}".contracts set rollback_reason = 'set by another writer', updated_at = now()
+        where action_id = $1 and status = 'executing' and lease_owner is not null`,
+      [request.data.action_id],
+    );
+    expect(rowCount).toBe(1);
+    const executed = await eventFor<GraceEvent<'action.executed'>>('action.executed', request.data.action_id);
+    expect(executed.data.result).toBe('timed_out');
+    const reply = await statusIs(request.data.action_id, 'rolled_back');
+    expect(guarded.state).toEqual({ replicas: 2 });
+    expect(reply.audit.map((e) => e.step)).toEqual([
+      'contract.created',
+      'policy.checked',
+      'snapshot.taken',
+      'execution.started',
+      'execution.finished',
+      'rollback.finished',
+    ]);
+    const audit = await ask<QueryReply<'executor.query.audit'>>('executor.query.audit', { verify: true, limit: 1 });
+    expect(audit.verification).toMatchObject({ ok: true });
+  });
+
   it('denies an action by policy without touching the adapter, naming the rule', async () => {
     const warehouse = target('warehouse', { tables: 12 }, { drop_database: (state) => (state.tables = 0) });
     const request = requested('warehouse', { action: 'drop_database', playbook: 'drop_database', tier: 1 });
