@@ -125,6 +125,13 @@ describe('traces: one remediation across the seven services, read back from Jaeg
   });
 
   it('spans of all seven services under the one trace id, each one a child of a span of that trace', async () => {
+    // The traceparent each request to the demo target carries (the executor's nats adapter sends it).
+    const remediationAsked: { subject: string; traceparent: string }[] = [];
+    const listening = sandbox.nc.subscribe(`${sandbox.namespace}.remediation.demo.>`, {
+      callback: (_err, msg) => {
+        remediationAsked.push({ subject: msg.subject, traceparent: msg.headers?.get('traceparent') ?? '' });
+      },
+    });
     demo!.inject('pool');
     const ingest = `http://127.0.0.1:${system!.ports.get('trigger-mesh')}/ingest/events`;
     const reported = await fetch(ingest, {
@@ -249,6 +256,13 @@ describe('traces: one remediation across the seven services, read back from Jaeg
     const [ran] = named('action-executor', 'run reconnect_database');
     expect(ran && childOf(ran).operationName).toBe('process action.requested');
     expect(named('action-executor', 'send action.executed').map((s) => childOf(s).spanID)).toEqual([ran!.spanID]);
+    // The adapter's request to the target: a CLIENT span of the run, whose context the target got.
+    const [remediated] = named('action-executor', 'remediation.demo.reconnect_database');
+    expect(remediated && childOf(remediated).spanID).toBe(ran!.spanID);
+    listening.unsubscribe();
+    expect(remediationAsked.find((a) => a.subject.endsWith('.reconnect_database'))?.traceparent).toBe(
+      `00-${traceId}-${remediated!.spanID}-01`,
+    );
     const [verified] = named('verifier', 'verify contract');
     expect(verified && childOf(verified).operationName).toBe('process action.executed');
     expect(named('verifier', 'send contract.verified').map((s) => childOf(s).spanID)).toEqual([verified!.spanID]);

@@ -31,6 +31,7 @@ import {
   spanContextOf,
   startBatchSpan,
   startConsumerSpan,
+  traceDeadLetter,
   traceEmitted,
   tracingOn,
 } from './tracing.js';
@@ -594,14 +595,19 @@ export class ConsumerRunner<DB> {
       ...this.deadLetterPayload(msg, event),
     };
     const log = eventLogger(this.deps.log, e ?? {}, { consumer: this.durable, delivery: msg.info.deliveryCount });
+    const to = deadLetterSubject(subject);
     try {
-      const h = natsHeaders();
-      h.set('Grace-Dead-Letter-Reason', reason);
-      await js.publish(naming.subject(deadLetterSubject(subject)), JSON.stringify(letter), {
-        // One dead letter per stream message, however often this runs.
-        msgID: `dlq:${this.stream}:${this.durable}:${msg.info.streamSequence}`,
-        headers: h,
-        timeout: 5_000,
+      // Tracing on: a PRODUCER span, its traceparent in the letter's headers (the DeadLetter schema has no field).
+      await traceDeadLetter({ name: to, destination: naming.subject(to), reason, event: e }, (traceparent) => {
+        const h = natsHeaders();
+        h.set('Grace-Dead-Letter-Reason', reason);
+        if (traceparent) h.set('traceparent', traceparent);
+        return js.publish(naming.subject(to), JSON.stringify(letter), {
+          // One dead letter per stream message, however often this runs.
+          msgID: `dlq:${this.stream}:${this.durable}:${msg.info.streamSequence}`,
+          headers: h,
+          timeout: 5_000,
+        });
       });
     } catch (err) {
       log.error({ err: errorMessage(err), reason }, 'could not publish dead letter; the event will be redelivered');

@@ -22,6 +22,7 @@ export { Naming } from './naming.js';
 export {
   currentTraceparent,
   startTracing,
+  tracedFetch,
   tracingOn,
   tracingSettings,
   withSpan,
@@ -44,6 +45,7 @@ export {
 } from './consumer.js';
 export {
   request,
+  tracedRequest,
   decodeCursor,
   encodeCursor,
   QueryError,
@@ -51,6 +53,7 @@ export {
   type QueryHandler,
   type QueryHandlers,
   type RequestOptions,
+  type TracedRequestOptions,
 } from './queries.js';
 export { every, type Periodic } from './periodic.js';
 export { WorkPool, type WorkPoolOptions } from './work-pool.js';

@@ -15,7 +15,9 @@ import {
   RequestError,
   TimeoutError as NatsTimeoutError,
   type Msg,
+  type MsgHdrs,
   type NatsConnection,
+  type Payload,
   type Subscription,
 } from '@nats-io/nats-core';
 import { errorMessage, withTimeout, TimeoutError } from './errors.js';
@@ -146,6 +148,51 @@ export interface RequestOptions {
   timeoutMs: number;
 }
 
+export interface TracedRequestOptions {
+  /** Milliseconds before the request times out. */
+  timeout: number;
+  /** The caller's headers; the traceparent is added to a copy. */
+  headers?: MsgHdrs;
+  /** The span's name; by default the subject (e.g. without the deployment prefix, as the kit's queries). */
+  name?: string;
+}
+
+/**
+ * `nc.request` with a CLIENT span while tracing is on, its traceparent in the request's `traceparent` header so
+ * the answering side continues the trace; off, only the request. `read` (run in the span) turns the reply into what
+ * the caller wants: what it throws (a reply that breaks a protocol) fails the span like a request that gets no
+ * reply. The span ends when `read` is done.
+ */
+export async function tracedRequest<T = Msg>(
+  nc: NatsConnection,
+  subject: string,
+  payload: Payload,
+  opts: TracedRequestOptions,
+  read: (msg: Msg) => T | Promise<T> = (msg) => msg as T,
+): Promise<T> {
+  const traced = startRequestSpan(opts.name ?? subject, subject);
+  if (!traced) {
+    const msg = await nc.request(subject, payload, {
+      timeout: opts.timeout,
+      ...(opts.headers ? { headers: opts.headers } : {}),
+    });
+    return read(msg);
+  }
+  const headers = natsHeaders();
+  for (const [key, values] of opts.headers ?? []) for (const v of values) headers.append(key, v);
+  headers.set('traceparent', traced.traceparent);
+  try {
+    return await inSpan(traced.span, async () =>
+      read(await nc.request(subject, payload, { timeout: opts.timeout, headers })),
+    );
+  } catch (err) {
+    failSpan(traced.span, err);
+    throw err;
+  } finally {
+    traced.span.end();
+  }
+}
+
 /**
  * Ask the owner of `subject`; the request and the reply are both validated against the contract. While tracing is
  * on, a CLIENT span whose traceparent rides in the request's headers (the answer's span is its child).
@@ -155,36 +202,19 @@ export async function request<Q extends QuerySubject>(
   body: QueryRequest<Q>,
   opts: RequestOptions,
 ): Promise<QueryReply<Q>> {
-  const traced = startRequestSpan(subject);
-  if (!traced) return ask(subject, body, opts);
-  try {
-    return await inSpan(traced.span, () => ask(subject, body, opts, traced.traceparent));
-  } catch (err) {
-    failSpan(traced.span, err);
-    throw err;
-  } finally {
-    traced.span.end();
-  }
-}
-
-async function ask<Q extends QuerySubject>(
-  subject: Q,
-  body: QueryRequest<Q>,
-  opts: RequestOptions,
-  traceparent?: string,
-): Promise<QueryReply<Q>> {
   const checked = validateRequest(subject, body);
   if (!checked.ok)
     throw new RequestFailedError(subject, 'invalid_request', 'request breaks its contract', checked.errors);
-  let msg: Msg;
   try {
-    const headers = traceparent ? natsHeaders() : undefined;
-    headers?.set('traceparent', traceparent!);
-    msg = await opts.nc.request(opts.naming.subject(subject), JSON.stringify(body), {
-      timeout: opts.timeoutMs,
-      ...(headers ? { headers } : {}),
-    });
+    return await tracedRequest(
+      opts.nc,
+      opts.naming.subject(subject),
+      JSON.stringify(body),
+      { timeout: opts.timeoutMs, name: subject },
+      (msg) => readReply(subject, msg),
+    );
   } catch (err) {
+    if (err instanceof RequestFailedError) throw err;
     if (err instanceof RequestError && err.isNoResponders()) {
       throw new RequestFailedError(subject, 'unavailable', 'no service is answering; is its owner running?');
     }
@@ -193,6 +223,9 @@ async function ask<Q extends QuerySubject>(
     }
     throw new RequestFailedError(subject, 'unavailable', errorMessage(err));
   }
+}
+
+function readReply<Q extends QuerySubject>(subject: Q, msg: Msg): QueryReply<Q> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.from(msg.data).toString('utf8'));

@@ -13,12 +13,32 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { pino } from 'pino';
 import type { TProperties } from '@sinclair/typebox';
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-node';
 import type { Logger } from './logger.js';
 import { ensureStreams } from './nats.js';
 import { startNatsServerProcess } from './nats-server.js';
 import { Naming } from './naming.js';
 import type { KitMetrics } from './metrics.js';
 import type { ServiceDefinition } from './service.js';
+
+// Tests of traces: the next tracer provider exports each span as it ends to `exportSpansTo`'s exporter.
+export { exportSpansTo } from './tracing.js';
+export { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+
+/** An exporter for exportSpansTo that keeps the finished spans, for tests whose package has no OTel SDK of its own. */
+export function spanCollector(): { exporter: SpanExporter; spans: () => ReadableSpan[] } {
+  const finished: ReadableSpan[] = [];
+  return {
+    exporter: {
+      export: (spans, done) => {
+        finished.push(...spans);
+        done({ code: 0 });
+      },
+      shutdown: async () => {},
+    },
+    spans: () => [...finished],
+  };
+}
 
 export const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';

@@ -1,9 +1,10 @@
 // OpenTelemetry traces: off unless an OTLP endpoint is set (OTEL_EXPORTER_OTLP_ENDPOINT or
 // OTEL_EXPORTER_OTLP_TRACES_ENDPOINT). Off, no SDK is loaded and every hook below is one check of a module variable;
 // on, one tracer provider per process exports over OTLP/HTTP (protobuf) and the kit makes a span for each consumed
-// event (CONSUMER, child of its `traceparent`), each publish (PRODUCER: the event carries its context), each HTTP
-// request served (SERVER), each NATS query asked or answered (CLIENT, SERVER) and each Postgres statement (CLIENT,
-// only inside another span). docs/service-kit.md, "Traces".
+// event (CONSUMER, child of its `traceparent`), each publish and dead letter (PRODUCER: the event carries its
+// context), each HTTP request served (SERVER) and sent through tracedFetch (CLIENT), each NATS request asked or
+// answered (CLIENT, SERVER) and each Postgres statement (CLIENT, only inside another span). docs/service-kit.md,
+// "Traces".
 import {
   context,
   propagation,
@@ -260,16 +261,18 @@ export function traceLogFields(): { trace_id?: string; span_id?: string } {
 
 /**
  * Run `fn` in an INTERNAL span named `name`, child of `parent` (a traceparent stored with the work, e.g. a row a
- * worker claimed) or of the active span; off, only runs `fn`. For a service's own work outside a handler.
+ * worker claimed) or of the active span; off, only runs `fn`. For a service's own work outside a handler; `kind:
+ * 'server'` for a message it serves that the kit does not see (the gateway's WebSocket frames).
  */
 export async function withSpan<T>(
   name: string,
-  options: { parent?: string | null; attributes?: Attributes },
+  options: { parent?: string | null; attributes?: Attributes; kind?: 'internal' | 'server' },
   fn: () => Promise<T>,
 ): Promise<T> {
   if (!tracer) return fn();
   const parent = options.parent ? contextOf(options.parent) : context.active();
-  const span = tracer.startSpan(name, { kind: SpanKind.INTERNAL, attributes: options.attributes ?? {} }, parent);
+  const kind = options.kind === 'server' ? SpanKind.SERVER : SpanKind.INTERNAL;
+  const span = tracer.startSpan(name, { kind, attributes: options.attributes ?? {} }, parent);
   try {
     return await context.with(trace.setSpan(parent, span), fn);
   } catch (err) {
@@ -407,6 +410,46 @@ export function tracePublish<T>(event: object, subject: string, publish: () => P
   );
 }
 
+/**
+ * Publish a dead letter under a PRODUCER span while tracing is on (off: only `publish()`): named `send <name>`
+ * (the dead-letter subject), child of the active span (the given-up event's CONSUMER span) or, outside one (an
+ * event refused before its handling began), of the event's own traceparent. `publish` gets the span's traceparent
+ * for the letter's headers; the span ends when JetStream answers (failed if it does not).
+ */
+export async function traceDeadLetter<T>(
+  where: { name: string; destination: string; reason: string; event?: Partial<EventLike> },
+  publish: (traceparent?: string) => Promise<T>,
+): Promise<T> {
+  if (!tracer) return publish();
+  const active = context.active();
+  const own = where.event?.traceparent;
+  const parent = trace.getSpan(active) ? active : contextOf(typeof own === 'string' ? own : undefined);
+  const id = where.event?.id;
+  const span = tracer.startSpan(
+    `send ${where.name}`,
+    {
+      kind: SpanKind.PRODUCER,
+      attributes: {
+        'messaging.system': 'nats',
+        'messaging.operation.type': 'send',
+        'messaging.operation.name': 'send',
+        'messaging.destination.name': where.destination,
+        'grace.dead_letter.reason': where.reason,
+        ...(typeof id === 'string' ? { 'cloudevents.event_id': id } : {}),
+      },
+    },
+    parent,
+  );
+  try {
+    return await publish(formatTraceparent(span.spanContext()));
+  } catch (err) {
+    failSpan(span, err);
+    throw err;
+  } finally {
+    span.end();
+  }
+}
+
 // --- Postgres: a CLIENT span per statement, only inside a span ---------------------------------------------------
 
 const OPERATION = /^\s*([a-z]+)/i;
@@ -515,16 +558,126 @@ export function traceRequests(
   };
 }
 
-// --- NATS request-reply: a CLIENT span per request, a SERVER span per answer ----------------------------------
+// --- HTTP: a CLIENT span per request sent --------------------------------------------------------------------
 
-/** The CLIENT span of a query asked; its traceparent goes in the request's headers. Undefined when off. */
-export function startRequestSpan(subject: string): { span: Span; traceparent: string } | undefined {
-  if (!tracer) return undefined;
+const HTTP_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
+
+/** `url` fit for a span: userinfo and every query value replaced by REDACTED (they may be credentials), no fragment. */
+export function redactUrl(url: URL): string {
+  const safe = new URL(url.href);
+  if (safe.username || safe.password) {
+    safe.username = 'REDACTED';
+    safe.password = 'REDACTED';
+  }
+  safe.hash = '';
+  if (safe.search) {
+    const keys = [...safe.searchParams.keys()];
+    safe.search = keys.map((k) => `${encodeURIComponent(k)}=REDACTED`).join('&');
+  }
+  return safe.href;
+}
+
+/** What a Request-like input is, duck typed (a Request may come from another realm, e.g. jest's vm). */
+function requestOf(input: unknown): { url: string; method: string; headers: Headers } | undefined {
+  return typeof input === 'object' && input !== null && !(input instanceof URL) && 'headers' in input && 'url' in input
+    ? (input as { url: string; method: string; headers: Headers })
+    : undefined;
+}
+
+/** A low-cardinality name for why a fetch threw: the socket's code (ECONNREFUSED) or the error's name. */
+function fetchErrorType(err: unknown): string {
+  const { cause, name } = (err ?? {}) as { cause?: { code?: unknown }; name?: unknown };
+  if (typeof cause?.code === 'string' && cause.code) return cause.code;
+  return typeof name === 'string' && name ? name : '_OTHER';
+}
+
+/**
+ * `fetch` with a CLIENT span while tracing is on (off: exactly `fetch(input, init)`). The span follows the OTel
+ * HTTP client conventions: named by the method; `http.request.method`, `url.full` (userinfo and query values
+ * redacted), `server.address`, `server.port`, `http.response.status_code`; failed, with `error.type`, at 4xx, 5xx or
+ * when the fetch throws. It ends when the response headers arrive (the body is the caller's) and its W3C
+ * `traceparent` goes in the request's headers, next to the caller's. No header value or body is recorded.
+ */
+export function tracedFetch(
+  input: string | URL | Request,
+  init?: RequestInit,
+  options?: { attributes?: Attributes },
+): Promise<Response> {
+  if (!tracer) return fetch(input, init);
+  const request = requestOf(input);
+  const href = request ? request.url : String(input);
+  // Not a URL fetch can send: let fetch say so, no span.
+  if (!URL.canParse(href)) return fetch(input, init);
+  // The caller's headers in whatever form (Headers, pairs, a record; a Request's own when init has none), plus ours
+  // below. Headers fetch would refuse: let it.
+  let headers: Headers;
+  try {
+    headers = new Headers(init?.headers ?? request?.headers);
+  } catch {
+    return fetch(input, init);
+  }
+  const url = new URL(href);
+  const given = init?.method ?? request?.method ?? 'GET';
+  const method = HTTP_METHODS.has(given.toUpperCase()) ? given.toUpperCase() : '_OTHER';
+  const full = redactUrl(url);
   const span = tracer.startSpan(
-    subject,
+    method === '_OTHER' ? 'HTTP' : method,
     {
       kind: SpanKind.CLIENT,
-      attributes: { 'messaging.system': 'nats', 'rpc.system': 'nats', 'messaging.destination.name': subject },
+      attributes: {
+        'http.request.method': method,
+        ...(method === '_OTHER' ? { 'http.request.method_original': given } : {}),
+        'url.full': full,
+        'server.address': url.hostname.replace(/^\[|\]$/g, ''),
+        'server.port': Number(url.port) || (url.protocol === 'https:' ? 443 : 80),
+        ...options?.attributes,
+      },
+    },
+    context.active(),
+  );
+  headers.set('traceparent', formatTraceparent(span.spanContext()));
+  return fetch(input, { ...init, headers }).then(
+    (response) => {
+      span.setAttribute('http.response.status_code', response.status);
+      // A client span fails at 4xx too (HTTP semantic conventions): the request did not do what it asked.
+      if (response.status >= 400) {
+        span.setAttribute('error.type', String(response.status));
+        span.setStatus({ code: SpanStatusCode.ERROR });
+      }
+      span.end();
+      return response;
+    },
+    (err: unknown) => {
+      span.setAttribute('error.type', fetchErrorType(err));
+      // fetch's messages may quote the URL (one with credentials is refused with it): never as given.
+      // Duck typed: the error may come from another realm (jest's vm).
+      const { message: own, name } = (err ?? {}) as { message?: unknown; name?: unknown };
+      const raw = typeof own === 'string' ? own : String(err);
+      const message = [href, url.href].reduce((m, u) => m.split(u).join(full), raw);
+      span.recordException({ name: typeof name === 'string' ? name : 'Error', message });
+      span.setStatus({ code: SpanStatusCode.ERROR, message });
+      span.end();
+      throw err;
+    },
+  );
+}
+
+// --- NATS request-reply: a CLIENT span per request, a SERVER span per answer ----------------------------------
+
+/**
+ * The CLIENT span of a request sent (named `name`, to `destination`: by default the same); its traceparent goes in
+ * the request's headers. Undefined when off.
+ */
+export function startRequestSpan(
+  name: string,
+  destination: string = name,
+): { span: Span; traceparent: string } | undefined {
+  if (!tracer) return undefined;
+  const span = tracer.startSpan(
+    name,
+    {
+      kind: SpanKind.CLIENT,
+      attributes: { 'messaging.system': 'nats', 'rpc.system': 'nats', 'messaging.destination.name': destination },
     },
     context.active(),
   );

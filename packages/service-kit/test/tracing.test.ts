@@ -1,10 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createEvent, type GraceEvent } from '@grace/contracts';
-import { SpanKind } from '@opentelemetry/api';
+import { headers as natsHeaders } from '@nats-io/nats-core';
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-node';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import {
   startService,
+  tracedFetch,
+  tracedRequest,
   tracingOn,
   tracingSettings,
   withSpan,
@@ -14,6 +18,33 @@ import {
 import { exportSpansTo, traceLogFields } from '../src/tracing.js';
 import { ledgerService, type LedgerDb } from './fixtures/ledger-service.js';
 import { createSandbox, publishRaw, readStream, sampleReported, waitFor, type Sandbox } from './support.js';
+
+/** A local HTTP server that records each request's headers and answers `/status/<code>` with that code. */
+async function startWebServer() {
+  const seen: { url: string; headers: IncomingHttpHeaders }[] = [];
+  const server = createServer((req, res) => {
+    seen.push({ url: req.url ?? '', headers: req.headers });
+    res.writeHead(Number(/^\/status\/(\d{3})/.exec(req.url ?? '')?.[1] ?? 200));
+    res.end('{}');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    seen,
+    close: () => new Promise((resolve) => server.close(resolve)),
+  };
+}
+
+/** A port nothing listens on (one the system just gave out and took back). */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
 
 describe('tracing settings (the standard OTEL_* variables)', () => {
   it('is off without an OTLP endpoint, or when disabled', () => {
@@ -63,6 +94,18 @@ describe('tracing settings (the standard OTEL_* variables)', () => {
     expect(tracingOn()).toBe(false);
     expect(await withSpan('nothing', {}, async () => currentTraceparent())).toBeUndefined();
     expect(traceLogFields()).toEqual({});
+  });
+
+  it("off, tracedFetch is plain fetch: the caller's headers, no traceparent", async () => {
+    const web = await startWebServer();
+    try {
+      const res = await tracedFetch(`${web.url}/status/201`, { headers: { 'x-caller': 'kept' } });
+      expect(res.status).toBe(201);
+      expect(web.seen[0]!.headers['x-caller']).toBe('kept');
+      expect(web.seen[0]!.headers.traceparent).toBeUndefined();
+    } finally {
+      await web.close();
+    }
   });
 });
 
@@ -227,6 +270,182 @@ describe('traces of a service (tracing on, spans kept in memory)', () => {
     expect(span.name).toBe('run contract');
     expect(parentOf(span)).toBe(PARENT);
     expect(inside.fields).toEqual({ trace_id: TRACE, span_id: span.spanContext().spanId });
+    // A message served outside the kit (the gateway's WebSocket frames): a SERVER span.
+    const frame = await withSpan('websocket message', { kind: 'server' }, async () => currentTraceparent());
+    expect(byId(frame!.split('-')[2])!.kind).toBe(SpanKind.SERVER);
+  });
+
+  it("a dead letter: a PRODUCER span under the given-up event, its traceparent in the letter's headers", async () => {
+    const letterOf = async (eventId: string) => {
+      const name = `${sandbox.namespace}_GRACE_DLQ`;
+      const info = await sandbox.jsm.streams.info(name);
+      for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
+        const m = await sandbox.jsm.streams.getMessage(name, { seq }).catch(() => null);
+        if (m && m.json<{ event_id?: string }>().event_id === eventId) return m;
+      }
+      return undefined;
+    };
+    // Refused by its handler: the dead letter's span is the child of the event's CONSUMER span.
+    const refused = { ...sampleReported({ message: 'refuse traced' }), traceparent: `00-${TRACE}-${PARENT}-01` };
+    await publishRaw(sandbox, 'error.reported', JSON.stringify(refused));
+    const letter = await waitFor('the dead letter', () => letterOf(refused.id), 30_000);
+    const traceparent = letter.header.get('traceparent');
+    expect(traceparent).toMatch(new RegExp(`^00-${TRACE}-[0-9a-f]{16}-01$`));
+    expect(letter.header.get('Grace-Dead-Letter-Reason')).toBe('permanent_failure');
+    const span = await waitFor('the dead letter span', async () => byId(traceparent!.split('-')[2]));
+    expect(span).toMatchObject({ name: 'send dlq.error.reported', kind: SpanKind.PRODUCER });
+    expect(span.attributes).toMatchObject({
+      'messaging.system': 'nats',
+      'messaging.operation.type': 'send',
+      'messaging.destination.name': `${sandbox.namespace}.dlq.error.reported`,
+      'grace.dead_letter.reason': 'permanent_failure',
+      'cloudevents.event_id': refused.id,
+    });
+    const consumer = byId(parentOf(span))!;
+    expect(consumer.kind).toBe(SpanKind.CONSUMER);
+    expect(consumer.attributes['cloudevents.event_id']).toBe(refused.id);
+    expect(consumer.status.code).toBe(SpanStatusCode.ERROR);
+
+    // Refused before any handling (it breaks its contract): the child of the event's own traceparent.
+    const invalid = { ...sampleReported(), id: 'invalid-traced', traceparent: `00-${TRACE}-${PARENT}-01` };
+    delete (invalid.data as Partial<typeof invalid.data>).environment;
+    await publishRaw(sandbox, 'error.reported', JSON.stringify(invalid));
+    const early = await waitFor("the invalid event's dead letter", () => letterOf(invalid.id), 30_000);
+    const earlySpan = await waitFor('its span', async () => byId(early.header.get('traceparent').split('-')[2]));
+    expect(earlySpan.name).toBe('send dlq.error.reported');
+    expect(earlySpan.spanContext().traceId).toBe(TRACE);
+    expect(parentOf(earlySpan)).toBe(PARENT);
+    expect(earlySpan.attributes['grace.dead_letter.reason']).toBe('invalid_event');
+  });
+
+  describe('tracedFetch: a CLIENT span per outgoing request', () => {
+    let web: Awaited<ReturnType<typeof startWebServer>>;
+    const clientSpan = (url: string) =>
+      waitFor('the client span', async () =>
+        spans().find((s) => s.kind === SpanKind.CLIENT && s.attributes['url.full'] === url),
+      );
+    beforeAll(async () => {
+      web = await startWebServer();
+    });
+    afterAll(() => web.close());
+
+    it("sends its traceparent with the caller's headers; method, redacted url, server, status", async () => {
+      const parent = await withSpan('caller', {}, async () => {
+        const res = await tracedFetch(`${web.url}/hook?token=s3cret&page=2#frag`, {
+          headers: new Headers({ 'x-caller': 'kept', authorization: 'Bearer top-secret' }),
+        });
+        expect(res.status).toBe(200);
+        return currentTraceparent()!;
+      });
+      const seen = web.seen.at(-1)!;
+      expect(seen.headers['x-caller']).toBe('kept');
+      expect(seen.headers.authorization).toBe('Bearer top-secret');
+      const span = await clientSpan(`${web.url}/hook?token=REDACTED&page=REDACTED`);
+      expect(seen.headers.traceparent).toBe(`00-${span.spanContext().traceId}-${span.spanContext().spanId}-01`);
+      expect(span.spanContext().traceId).toBe(parent.split('-')[1]);
+      expect(parentOf(span)).toBe(parent.split('-')[2]);
+      expect(span.name).toBe('GET');
+      expect(span.attributes).toEqual({
+        'http.request.method': 'GET',
+        'url.full': `${web.url}/hook?token=REDACTED&page=REDACTED`,
+        'server.address': '127.0.0.1',
+        'server.port': web.port,
+        'http.response.status_code': 200,
+      });
+      expect(span.status.code).toBe(SpanStatusCode.UNSET);
+      expect(JSON.stringify([span.name, span.attributes, span.events, span.status])).not.toMatch(/s3cret|top-secret/);
+    });
+
+    it('keeps headers given as pairs, as a record, or on a Request', async () => {
+      await tracedFetch(`${web.url}/pairs`, { method: 'post', body: '{}', headers: [['x-pair', 'a']] });
+      await tracedFetch(`${web.url}/record`, { method: 'PUT', body: '{}', headers: { 'x-record': 'b' } });
+      await tracedFetch(new Request(`${web.url}/request`, { method: 'DELETE', headers: { 'x-request': 'c' } }));
+      const byPath = (path: string) => web.seen.find((s) => s.url === path)!.headers;
+      expect(byPath('/pairs')).toMatchObject({ 'x-pair': 'a', traceparent: expect.stringMatching(/^00-/) });
+      expect(byPath('/record')).toMatchObject({ 'x-record': 'b', traceparent: expect.stringMatching(/^00-/) });
+      expect(byPath('/request')).toMatchObject({ 'x-request': 'c', traceparent: expect.stringMatching(/^00-/) });
+      expect((await clientSpan(`${web.url}/pairs`)).name).toBe('POST');
+      expect((await clientSpan(`${web.url}/record`)).name).toBe('PUT');
+      expect((await clientSpan(`${web.url}/request`)).attributes['http.request.method']).toBe('DELETE');
+    });
+
+    it('is failed at 4xx and 5xx (error.type the status), not at 2xx or 3xx', async () => {
+      expect((await tracedFetch(`${web.url}/status/500`)).status).toBe(500);
+      expect((await tracedFetch(`${web.url}/status/404`)).status).toBe(404);
+      expect((await tracedFetch(`${web.url}/status/204`)).status).toBe(204);
+      const failed = await clientSpan(`${web.url}/status/500`);
+      expect(failed.status.code).toBe(SpanStatusCode.ERROR);
+      expect(failed.attributes).toMatchObject({ 'http.response.status_code': 500, 'error.type': '500' });
+      const missing = await clientSpan(`${web.url}/status/404`);
+      expect(missing.status.code).toBe(SpanStatusCode.ERROR);
+      expect(missing.attributes).toMatchObject({ 'http.response.status_code': 404, 'error.type': '404' });
+      const fine = await clientSpan(`${web.url}/status/204`);
+      expect(fine.status.code).toBe(SpanStatusCode.UNSET);
+      expect(fine.attributes['error.type']).toBeUndefined();
+    });
+
+    it('is failed when the fetch throws: a refused connection, a URL with credentials (never recorded)', async () => {
+      const port = await closedPort();
+      await expect(tracedFetch(`http://127.0.0.1:${port}/nobody`)).rejects.toThrow();
+      const refused = await clientSpan(`http://127.0.0.1:${port}/nobody`);
+      expect(refused.status.code).toBe(SpanStatusCode.ERROR);
+      expect(refused.attributes['error.type']).toBe('ECONNREFUSED');
+      expect(refused.attributes['http.response.status_code']).toBeUndefined();
+      expect(refused.events.map((e) => e.name)).toEqual(['exception']);
+
+      // fetch refuses a URL with credentials, quoting it: the span has neither the user nor the password.
+      await expect(tracedFetch(`http://grace:pa55word@127.0.0.1:${web.port}/x`)).rejects.toThrow();
+      const withCredentials = await clientSpan(`http://REDACTED:REDACTED@127.0.0.1:${web.port}/x`);
+      expect(withCredentials.status.code).toBe(SpanStatusCode.ERROR);
+      expect(JSON.stringify([withCredentials.attributes, withCredentials.events, withCredentials.status])).not.toMatch(
+        /grace:|pa55word/,
+      );
+    });
+  });
+
+  it("tracedRequest: a CLIENT span, its traceparent in the request headers with the caller's", async () => {
+    const subject = `${sandbox.namespace}.remediation.demo.status`;
+    const asked: { traceparent?: string; caller?: string }[] = [];
+    const sub = sandbox.nc.subscribe(subject, {
+      callback: (_err, msg) => {
+        asked.push({ traceparent: msg.headers?.get('traceparent'), caller: msg.headers?.get('x-caller') });
+        msg.respond(asked.length === 1 ? '{"state":{}}' : 'not json');
+      },
+    });
+    try {
+      const h = natsHeaders();
+      h.set('x-caller', 'kept');
+      const reply = await withSpan('caller', {}, () =>
+        tracedRequest(sandbox.nc, subject, '{}', { timeout: 2_000, headers: h, name: 'remediation.demo.status' }, (m) =>
+          m.json<unknown>(),
+        ),
+      );
+      expect(reply).toEqual({ state: {} });
+      expect(asked[0]!.caller).toBe('kept');
+      const span = await waitFor('the request span', async () => byId(asked[0]!.traceparent?.split('-')[2]));
+      expect(span).toMatchObject({ name: 'remediation.demo.status', kind: SpanKind.CLIENT });
+      expect(span.attributes['messaging.destination.name']).toBe(subject);
+      expect(byId(parentOf(span))!.name).toBe('caller');
+      expect(span.status.code).toBe(SpanStatusCode.UNSET);
+
+      // What `read` throws (a reply that breaks the protocol) fails the span.
+      await expect(
+        tracedRequest(sandbox.nc, subject, '{}', { timeout: 2_000 }, (m) => m.json<unknown>()),
+      ).rejects.toThrow();
+      const bad = await waitFor('the failed span', async () => byId(asked[1]?.traceparent?.split('-')[2]));
+      expect(bad.name).toBe(subject);
+      expect(bad.status.code).toBe(SpanStatusCode.ERROR);
+    } finally {
+      sub.unsubscribe();
+    }
+    // Nobody answers: failed too.
+    await expect(
+      tracedRequest(sandbox.nc, `${sandbox.namespace}.remediation.nobody.status`, '{}', { timeout: 1_000 }),
+    ).rejects.toThrow();
+    const none = await waitFor('the unanswered span', async () =>
+      spans().find((s) => s.name === `${sandbox.namespace}.remediation.nobody.status`),
+    );
+    expect(none.status.code).toBe(SpanStatusCode.ERROR);
   });
 
   it('every span the service made has its parent among them, or is a root of the trace it was handed', () => {

@@ -2,7 +2,7 @@
 // Authorization header), origin checked, small frames, a per-socket chat rate; pushes Grace's incident, alert, approval,
 // action and contract events as they happen, filtered by role, and carries chat both ways.
 import { gateway, validateSchema, type GraceEvent } from '@grace/contracts';
-import { eventLogger, type Logger, type Naming } from '@grace/service-kit';
+import { eventLogger, withSpan, type Logger, type Naming } from '@grace/service-kit';
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -12,6 +12,10 @@ import { AuthError, hasRole, type Principal, type Role } from './domain/auth.js'
 
 export const STREAM_PATH = '/api/v1/stream';
 const PROTOCOL = 'grace.v1';
+const FRAME_SPAN = {
+  kind: 'server',
+  attributes: { 'url.path': STREAM_PATH, 'network.protocol.name': 'websocket' },
+} as const;
 
 /** Which events each role sees live. */
 const VISIBLE: { prefix: string; roles: readonly Role[] }[] = [
@@ -132,7 +136,11 @@ export function startStream(options: StreamOptions) {
         wss.handleUpgrade(req, socket, head, (ws) => {
           const client: Client = { socket: ws, principal, sentAt: [] };
           clients.add(client);
-          ws.on('message', (data: Buffer) => void onMessage(client, data));
+          // Tracing on, each frame handled is a SERVER span (a trace of its own: frames carry no traceparent).
+          ws.on(
+            'message',
+            (data: Buffer) => void withSpan('websocket message', FRAME_SPAN, () => onMessage(client, data)),
+          );
           ws.on('close', () => clients.delete(client));
           ws.on('error', () => clients.delete(client));
         });

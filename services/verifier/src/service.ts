@@ -4,6 +4,7 @@ import {
   consumer,
   every,
   GroupCommit,
+  tracedRequest,
   TRANSACTIONAL_BATCH,
   WorkPool,
   withSpan,
@@ -52,9 +53,16 @@ export const verifier: ServiceDefinition<Database, typeof config> = {
       baselineMinSamples: c.BASELINE_MIN_SAMPLES,
       baselineMaxSamples: c.BASELINE_MAX_SAMPLES,
     };
-    // nats checks ask the target itself (e.g. remediation.<service>.status), inside the deployment's namespace.
-    const request = async (subject: string, payload: unknown, timeoutMs: number) =>
-      (await nc.request(naming.subject(subject), JSON.stringify(payload), { timeout: timeoutMs })).json<unknown>();
+    // nats checks ask the target itself (e.g. remediation.<service>.status), inside the deployment's namespace; tracing
+    // on, a CLIENT span (failed by a reply that is not JSON too) whose traceparent the target gets in the headers.
+    const request = (subject: string, payload: unknown, timeoutMs: number) =>
+      tracedRequest(
+        nc,
+        naming.subject(subject),
+        JSON.stringify(payload),
+        { timeout: timeoutMs, name: subject },
+        (msg) => msg.json<unknown>(),
+      );
 
     // Verdicts reached while one commits are recorded together in the next transaction (group commit).
     const completions = new GroupCommit<{

@@ -3,6 +3,8 @@ import { createServer, type IncomingHttpHeaders, type Server, type ServerRespons
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { remediationExamples } from '@grace/contracts';
+import { currentTraceparent, startTracing, withSpan, type Tracing } from '@grace/service-kit';
+import { exportSpansTo, spanCollector, SpanKind, SpanStatusCode } from '@grace/service-kit/testing';
 import { AdapterError } from './adapter.js';
 import { createHttpAdapter, signBody, verifySignature } from './http.js';
 
@@ -68,6 +70,8 @@ describe('http adapter: execute', () => {
     const timestamp = String(headers['x-grace-timestamp']);
     expect(verifySignature(SECRET, timestamp, body, headers['x-grace-signature'] as string)).toBe(true);
     expect(JSON.parse(body)).toEqual({ operation: 'execute', ...executeRequest() });
+    // Tracing off: no trace context goes out.
+    expect(headers.traceparent).toBeUndefined();
   });
 
   it('sends no signature when the secret is empty', async () => {
@@ -238,5 +242,52 @@ describe('http adapter: describe', () => {
     expect(() => adapter.describe({ ...plan, target: { ...target(), url: 'ftp://hooks.example/' } })).toThrow(
       /needs target.url/,
     );
+  });
+});
+
+describe('http adapter: traces (tracing on)', () => {
+  const collected = spanCollector();
+  let tracing: Tracing | undefined;
+
+  beforeAll(async () => {
+    exportSpansTo(collected.exporter);
+    ({ tracing } = await startTracing('action-executor', { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9' }));
+  });
+
+  afterAll(async () => {
+    await tracing?.shutdown();
+    exportSpansTo(undefined);
+  });
+
+  it('each try is a CLIENT span of the run, and the webhook gets its traceparent', async () => {
+    respond = (response, index) => answer(index === 0 ? 500 : 200, remediationExamples.reply)(response, index);
+    const run = await withSpan('run clear_cache', {}, async () => {
+      await adapter.execute(
+        { ...executeRequest(), target: { ...target(), url: `${baseUrl}/hooks/grace?key=k3y` } },
+        signal(),
+      );
+      return currentTraceparent()!;
+    });
+    const [, traceId, runSpanId] = run.split('-');
+    expect(received).toHaveLength(2);
+    const clients = collected.spans().filter((s) => s.kind === SpanKind.CLIENT);
+    expect(clients).toHaveLength(2);
+    for (const [i, span] of clients.entries()) {
+      const { spanId } = span.spanContext();
+      expect(received[i]!.headers.traceparent).toBe(`00-${traceId}-${spanId}-01`);
+      expect(span.parentSpanContext?.spanId).toBe(runSpanId);
+      expect(span.name).toBe('POST');
+      expect(span.attributes['url.full']).toBe(`${baseUrl}/hooks/grace?key=REDACTED`);
+    }
+    expect(clients.map((s) => [s.attributes['http.response.status_code'], s.status.code])).toEqual([
+      [500, SpanStatusCode.ERROR],
+      [200, SpanStatusCode.UNSET],
+    ]);
+    // The signature still covers the body, and no header value is recorded.
+    const { headers, body } = received[1]!;
+    expect(
+      verifySignature(SECRET, String(headers['x-grace-timestamp']), body, headers['x-grace-signature'] as string),
+    ).toBe(true);
+    expect(JSON.stringify(clients.map((s) => s.attributes))).not.toMatch(/sha256=|k3y/);
   });
 });

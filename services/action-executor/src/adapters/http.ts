@@ -22,7 +22,7 @@ import {
 } from '@grace/contracts';
 import type { TSchema } from '@sinclair/typebox';
 import { AdapterError, type ActionAdapter } from './adapter.js';
-import { readBodyCapped } from '@grace/service-kit';
+import { readBodyCapped, tracedFetch } from '@grace/service-kit';
 
 export interface HttpAdapterOptions {
   /** Key of the `x-grace-signature` HMAC; empty sends no signature. */
@@ -143,8 +143,9 @@ export function createHttpAdapter(options: HttpAdapterOptions): ActionAdapter {
       let status: number;
       let text: string | undefined;
       try {
-        // A redirect is answered as a refusal rather than followed (a followed POST may turn into a GET).
-        const response = await fetch(url, {
+        // A redirect is answered as a refusal rather than followed (a followed POST may turn into a GET). Tracing
+        // on, each try is a CLIENT span whose traceparent the webhook gets.
+        const response = await tracedFetch(url, {
           method: 'POST',
           headers: headers(operation, idempotencyKey, body),
           body,

@@ -10,7 +10,7 @@ import {
   type RestoreReply,
   type SnapshotReply,
 } from '@grace/contracts';
-import type { Naming } from '@grace/service-kit';
+import { tracedRequest, type Naming } from '@grace/service-kit';
 import { RequestError, TimeoutError, type NatsConnection } from '@nats-io/nats-core';
 import type { TSchema } from '@sinclair/typebox';
 import { AdapterError, type ActionAdapter, type PlanInput } from './adapter.js';
@@ -24,31 +24,10 @@ export interface NatsAdapterOptions {
 }
 
 export function createNatsAdapter({ nc, naming, requestTimeoutMs }: NatsAdapterOptions): ActionAdapter {
-  const subjectOf = (service: string, operation: string) => naming.subject(remediationSubject(service, operation));
+  // Span names are the remediation subjects; requests go to them inside the deployment's namespace.
+  const subjectOf = (service: string, operation: string) => remediationSubject(service, operation);
 
-  async function ask<T>(subject: string, body: unknown, schema: TSchema, timeoutMs: number, signal: AbortSignal) {
-    if (signal.aborted) throw new AdapterError(`${subject}: the action timed out before the request was sent`, true);
-    let data: Uint8Array;
-    try {
-      const request = nc.request(subject, JSON.stringify(body), { timeout: timeoutMs });
-      const aborted = new Promise<never>((_, reject) =>
-        signal.addEventListener(
-          'abort',
-          () => reject(new AdapterError(`${subject}: no reply before the timeout`, true)),
-          {
-            once: true,
-          },
-        ),
-      );
-      data = (await Promise.race([request, aborted])).data;
-    } catch (err) {
-      if (err instanceof AdapterError) throw err;
-      if (err instanceof RequestError && err.isNoResponders())
-        throw new AdapterError(`no target system answers on ${subject}; is it running and subscribed?`, true);
-      if (err instanceof TimeoutError || (err instanceof RequestError && err.cause instanceof TimeoutError))
-        throw new AdapterError(`${subject}: no reply within ${timeoutMs} ms`, true);
-      throw new AdapterError(`${subject}: ${(err as Error).message}`, true);
-    }
+  function parse<T>(subject: string, data: Uint8Array, schema: TSchema): T {
     let parsed: unknown;
     try {
       parsed = JSON.parse(Buffer.from(data).toString('utf8'));
@@ -59,6 +38,35 @@ export function createNatsAdapter({ nc, naming, requestTimeoutMs }: NatsAdapterO
     if (!checked.ok)
       throw new AdapterError(`${subject}: the reply breaks the protocol: ${describeErrors(checked.errors)}`);
     return checked.value;
+  }
+
+  async function ask<T>(name: string, body: unknown, schema: TSchema, timeoutMs: number, signal: AbortSignal) {
+    const subject = naming.subject(name);
+    if (signal.aborted) throw new AdapterError(`${subject}: the action timed out before the request was sent`, true);
+    try {
+      // Tracing on: a CLIENT span (failed by a reply that breaks the protocol too), its traceparent in the
+      // request's headers.
+      const request = tracedRequest(nc, subject, JSON.stringify(body), { timeout: timeoutMs, name }, (msg) =>
+        parse<T>(subject, msg.data, schema),
+      );
+      const aborted = new Promise<never>((_, reject) =>
+        signal.addEventListener(
+          'abort',
+          () => reject(new AdapterError(`${subject}: no reply before the timeout`, true)),
+          {
+            once: true,
+          },
+        ),
+      );
+      return await Promise.race([request, aborted]);
+    } catch (err) {
+      if (err instanceof AdapterError) throw err;
+      if (err instanceof RequestError && err.isNoResponders())
+        throw new AdapterError(`no target system answers on ${subject}; is it running and subscribed?`, true);
+      if (err instanceof TimeoutError || (err instanceof RequestError && err.cause instanceof TimeoutError))
+        throw new AdapterError(`${subject}: no reply within ${timeoutMs} ms`, true);
+      throw new AdapterError(`${subject}: ${(err as Error).message}`, true);
+    }
   }
 
   return {

@@ -1,5 +1,5 @@
 // An OpenAI-compatible chat-completions client: one POST per turn, bounded in time and size, its answer validated.
-import { readBodyCapped } from '@grace/service-kit';
+import { readBodyCapped, tracedFetch } from '@grace/service-kit';
 
 export interface LlmToolCall {
   id: string;
@@ -127,7 +127,7 @@ export function createLlm(config: LlmConfig): Llm {
           : {}),
       };
       try {
-        const response = await fetch(endpoint, {
+        const response = await tracedFetch(endpoint, {
           method: 'POST',
           headers,
           body: JSON.stringify(body),

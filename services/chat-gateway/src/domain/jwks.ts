@@ -1,6 +1,7 @@
 // Public keys from a JWKS endpoint by key id, for RS256/ES256 tokens: fetched with a timeout, cached, refetched
 // when an unknown key id shows up (key rotation), at most once a minute.
 import { createPublicKey } from 'node:crypto';
+import { tracedFetch } from '@grace/service-kit';
 import { AuthError } from './auth.js';
 
 interface Jwk {
@@ -17,7 +18,7 @@ export function jwksKeys(url: string, options: { timeoutMs?: number; cacheMs?: n
   let fetching: Promise<void> | undefined;
 
   async function refresh(): Promise<void> {
-    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    const res = await tracedFetch(url, { signal: AbortSignal.timeout(timeoutMs) });
     if (!res.ok) throw new AuthError(`the key set at ${url} answered ${res.status}`);
     const body = (await res.json()) as { keys?: Jwk[] };
     const next = new Map<string, string>();

@@ -2,7 +2,7 @@
 import type { schemas } from '@grace/contracts';
 import type { Static } from '@sinclair/typebox';
 import { compareFields, describeMismatches } from '../domain/fields.js';
-import { readBodyCapped } from '@grace/service-kit';
+import { readBodyCapped, tracedFetch } from '@grace/service-kit';
 
 type CheckResult = schemas.CheckResult;
 type FieldComparison = schemas.FieldComparison;
@@ -52,7 +52,7 @@ export async function runHttpCheck(check: HttpCheck, timeoutMs: number): Promise
   const base = { name: check.name, kind: 'http' as const };
   const elapsed = (): number => Math.round(performance.now() - started);
   try {
-    const response = await fetch(check.url, {
+    const response = await tracedFetch(check.url, {
       method: 'GET',
       redirect: 'manual',
       signal: AbortSignal.timeout(timeoutMs),
