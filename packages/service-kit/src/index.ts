@@ -21,11 +21,13 @@ export { Naming } from './naming.js';
 // Traces (OpenTelemetry, off unless OTEL_EXPORTER_OTLP_ENDPOINT is set): a service's own spans and trace context.
 export {
   currentTraceparent,
+  startHttpClientSpan,
   startTracing,
   tracedFetch,
   tracingOn,
   tracingSettings,
   withSpan,
+  type HttpClientSpan,
   type Tracing,
   type TracingSettings,
 } from './tracing.js';

@@ -388,23 +388,43 @@ export function spanContextOf(span: Span): Context {
 }
 
 /**
- * Publish `event` to `subject` and end its PRODUCER span when JetStream answers (failed if it does not). Without a
- * span (tracing off, or an event from the outbox that this process did not emit) only publishes.
+ * Publish `event` to `subject` and end its PRODUCER span when JetStream answers (failed if it does not). An event
+ * this process did not emit here (one the outbox's sweep publishes for a process that stopped, a redelivery's
+ * recorded output published again) gets a PRODUCER span of its own, child of the traceparent it carries (marked
+ * `grace.republished`: its consumers stay children of the span that first sent it). Off: only publishes.
  */
 export function tracePublish<T>(event: object, subject: string, publish: () => Promise<T>): Promise<T> {
-  const span = tracer ? producing.get(event) : undefined;
-  if (!span) return publish();
-  producing.delete(event);
-  span.setAttribute('messaging.destination.name', subject);
+  if (!tracer) return publish();
+  let span = producing.get(event);
+  if (span) producing.delete(event);
+  else {
+    const e = event as Partial<EventLike>;
+    if (typeof e.id !== 'string' || typeof e.type !== 'string') return publish();
+    span = tracer.startSpan(
+      `send ${e.type}`,
+      {
+        kind: SpanKind.PRODUCER,
+        attributes: {
+          ...eventAttributes(e as EventLike),
+          'messaging.operation.type': 'send',
+          'messaging.operation.name': 'send',
+          'grace.republished': true,
+        },
+      },
+      e.traceparent ? contextOf(e.traceparent) : context.active(),
+    );
+  }
+  const sent = span;
+  sent.setAttribute('messaging.destination.name', subject);
   return publish().then(
     (ack) => {
-      span.end();
+      sent.end();
       return ack;
     },
     (err: unknown) => {
       // The relay's retry publishes the same event (the same traceparent): its consumers are this span's children.
-      failSpan(span, err);
-      span.end();
+      failSpan(sent, err);
+      sent.end();
       throw err;
     },
   );
@@ -591,33 +611,25 @@ function fetchErrorType(err: unknown): string {
   return typeof name === 'string' && name ? name : '_OTHER';
 }
 
+/** The CLIENT span of one HTTP request being sent (startHttpClientSpan): its traceparent, and its end. */
+export interface HttpClientSpan {
+  /** The W3C traceparent to send in the request's headers. */
+  readonly traceparent: string;
+  /** End it with the response's status (failed at 4xx and 5xx) or with what the request threw (failed). */
+  end(result: { status: number } | { error: unknown }): void;
+}
+
 /**
- * `fetch` with a CLIENT span while tracing is on (off: exactly `fetch(input, init)`). The span follows the OTel
- * HTTP client conventions: named by the method; `http.request.method`, `url.full` (userinfo and query values
- * redacted), `server.address`, `server.port`, `http.response.status_code`; failed, with `error.type`, at 4xx, 5xx or
- * when the fetch throws. It ends when the response headers arrive (the body is the caller's) and its W3C
- * `traceparent` goes in the request's headers, next to the caller's. No header value or body is recorded.
+ * Start the CLIENT span of an HTTP request about to be sent, child of the active span; undefined when tracing is off
+ * or `href` is no URL. It follows the OTel HTTP client conventions: named by the method; `http.request.method`,
+ * `url.full` (userinfo and query values redacted), `server.address`, `server.port`, `http.response.status_code`;
+ * failed, with `error.type`, at 4xx (the request did not do what it asked), 5xx or a throw. No header value or body
+ * is recorded. For a client that is not `fetch` (tracedFetch is this around fetch), e.g. a generated API client's
+ * middleware.
  */
-export function tracedFetch(
-  input: string | URL | Request,
-  init?: RequestInit,
-  options?: { attributes?: Attributes },
-): Promise<Response> {
-  if (!tracer) return fetch(input, init);
-  const request = requestOf(input);
-  const href = request ? request.url : String(input);
-  // Not a URL fetch can send: let fetch say so, no span.
-  if (!URL.canParse(href)) return fetch(input, init);
-  // The caller's headers in whatever form (Headers, pairs, a record; a Request's own when init has none), plus ours
-  // below. Headers fetch would refuse: let it.
-  let headers: Headers;
-  try {
-    headers = new Headers(init?.headers ?? request?.headers);
-  } catch {
-    return fetch(input, init);
-  }
+export function startHttpClientSpan(given: string, href: string, attributes?: Attributes): HttpClientSpan | undefined {
+  if (!tracer || !URL.canParse(href)) return undefined;
   const url = new URL(href);
-  const given = init?.method ?? request?.method ?? 'GET';
   const method = HTTP_METHODS.has(given.toUpperCase()) ? given.toUpperCase() : '_OTHER';
   const full = redactUrl(url);
   const span = tracer.startSpan(
@@ -630,33 +642,74 @@ export function tracedFetch(
         'url.full': full,
         'server.address': url.hostname.replace(/^\[|\]$/g, ''),
         'server.port': Number(url.port) || (url.protocol === 'https:' ? 443 : 80),
-        ...options?.attributes,
+        ...attributes,
       },
     },
     context.active(),
   );
-  headers.set('traceparent', formatTraceparent(span.spanContext()));
-  return fetch(input, { ...init, headers }).then(
-    (response) => {
-      span.setAttribute('http.response.status_code', response.status);
-      // A client span fails at 4xx too (HTTP semantic conventions): the request did not do what it asked.
-      if (response.status >= 400) {
-        span.setAttribute('error.type', String(response.status));
-        span.setStatus({ code: SpanStatusCode.ERROR });
+  let ended = false;
+  return {
+    traceparent: formatTraceparent(span.spanContext()),
+    end(result) {
+      if (ended) return;
+      ended = true;
+      if ('status' in result) {
+        span.setAttribute('http.response.status_code', result.status);
+        if (result.status >= 400) {
+          span.setAttribute('error.type', String(result.status));
+          span.setStatus({ code: SpanStatusCode.ERROR });
+        }
+      } else {
+        const err = result.error;
+        span.setAttribute('error.type', fetchErrorType(err));
+        // A client's messages may quote the URL (fetch refuses one with credentials with it): never as given.
+        // Duck typed: the error may come from another realm (jest's vm).
+        const { message: own, name } = (err ?? {}) as { message?: unknown; name?: unknown };
+        const raw = typeof own === 'string' ? own : String(err);
+        const message = [href, url.href].reduce((m, u) => m.split(u).join(full), raw);
+        span.recordException({ name: typeof name === 'string' ? name : 'Error', message });
+        span.setStatus({ code: SpanStatusCode.ERROR, message });
       }
       span.end();
+    },
+  };
+}
+
+/**
+ * `fetch` with a CLIENT span while tracing is on (startHttpClientSpan; off: exactly `fetch(input, init)`). The span
+ * ends when the response headers arrive (the body is the caller's) and its W3C `traceparent` goes in the request's
+ * headers, next to the caller's.
+ */
+export function tracedFetch(
+  input: string | URL | Request,
+  init?: RequestInit,
+  options?: { attributes?: Attributes },
+): Promise<Response> {
+  if (!tracer) return fetch(input, init);
+  const request = requestOf(input);
+  // The caller's headers in whatever form (Headers, pairs, a record; a Request's own when init has none), plus ours
+  // below. Headers fetch would refuse: let it.
+  let headers: Headers;
+  try {
+    headers = new Headers(init?.headers ?? request?.headers);
+  } catch {
+    return fetch(input, init);
+  }
+  // Not a URL fetch can send: let fetch say so, no span.
+  const span = startHttpClientSpan(
+    init?.method ?? request?.method ?? 'GET',
+    request ? request.url : String(input),
+    options?.attributes,
+  );
+  if (!span) return fetch(input, init);
+  headers.set('traceparent', span.traceparent);
+  return fetch(input, { ...init, headers }).then(
+    (response) => {
+      span.end({ status: response.status });
       return response;
     },
     (err: unknown) => {
-      span.setAttribute('error.type', fetchErrorType(err));
-      // fetch's messages may quote the URL (one with credentials is refused with it): never as given.
-      // Duck typed: the error may come from another realm (jest's vm).
-      const { message: own, name } = (err ?? {}) as { message?: unknown; name?: unknown };
-      const raw = typeof own === 'string' ? own : String(err);
-      const message = [href, url.href].reduce((m, u) => m.split(u).join(full), raw);
-      span.recordException({ name: typeof name === 'string' ? name : 'Error', message });
-      span.setStatus({ code: SpanStatusCode.ERROR, message });
-      span.end();
+      span.end({ error: err });
       throw err;
     },
   );

@@ -15,7 +15,7 @@ import {
   currentTraceparent,
   type RunningService,
 } from '../src/index.js';
-import { exportSpansTo, traceLogFields } from '../src/tracing.js';
+import { exportSpansTo, traceLogFields, tracePublish } from '../src/tracing.js';
 import { ledgerService, type LedgerDb } from './fixtures/ledger-service.js';
 import { createSandbox, publishRaw, readStream, sampleReported, waitFor, type Sandbox } from './support.js';
 
@@ -164,6 +164,24 @@ describe('traces of a service (tracing on, spans kept in memory)', () => {
     await service?.stop();
     exportSpansTo(undefined);
     await sandbox?.cleanup();
+  });
+
+  it('an event published again here (the sweep, a replay): a PRODUCER span of its own under its traceparent', async () => {
+    const event = { ...sampleReported({ message: 'swept' }), traceparent: `00-${TRACE}-${PARENT}-01` };
+    await expect(tracePublish(event, 'ns.error.reported', async () => 'acked')).resolves.toBe('acked');
+    await expect(
+      tracePublish({ ...event, id: 'refused' }, 'ns.error.reported', () => Promise.reject(new Error('no ack'))),
+    ).rejects.toThrow('no ack');
+    const sent = spans().filter((s) => s.attributes['grace.republished'] === true);
+    expect(sent.map((s) => [s.name, s.kind, s.attributes['messaging.message.id'], s.status.code])).toEqual([
+      ['send error.reported', SpanKind.PRODUCER, event.id, SpanStatusCode.UNSET],
+      ['send error.reported', SpanKind.PRODUCER, 'refused', SpanStatusCode.ERROR],
+    ]);
+    for (const span of sent) {
+      expect(span.spanContext().traceId).toBe(TRACE);
+      expect(parentOf(span)).toBe(PARENT);
+      expect(span.attributes['messaging.destination.name']).toBe('ns.error.reported');
+    }
   });
 
   it('a consumed event: a CONSUMER span under its traceparent, its statements and its emit under that', async () => {

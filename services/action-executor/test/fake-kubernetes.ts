@@ -33,6 +33,8 @@ export interface RecordedRequest {
   path: string;
   contentType: string | undefined;
   body: unknown;
+  /** The W3C traceparent header the client sent, if any. */
+  traceparent?: string;
 }
 
 export interface FakeKubernetes {
@@ -82,7 +84,14 @@ export async function startFakeKubernetes(): Promise<FakeKubernetes> {
         return send(response, 400, status(400, 'BadRequest', 'the body is not JSON'));
       }
     }
-    requests.push({ method: request.method ?? '', path: url.pathname + url.search, contentType, body });
+    const traceparent = request.headers.traceparent;
+    requests.push({
+      method: request.method ?? '',
+      path: url.pathname + url.search,
+      contentType,
+      body,
+      ...(typeof traceparent === 'string' ? { traceparent } : {}),
+    });
     if (request.headers.authorization !== `Bearer ${token}`) return send(response, 401, status(401, 'Unauthorized'));
 
     const deploymentMatch = DEPLOYMENT_PATH.exec(url.pathname);

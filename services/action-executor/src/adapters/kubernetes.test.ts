@@ -1,5 +1,7 @@
 // Tests of the kubernetes adapter against a fake Kubernetes API server over real HTTP.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { currentTraceparent, startTracing, withSpan, type Tracing } from '@grace/service-kit';
+import { exportSpansTo, spanCollector, SpanKind, SpanStatusCode } from '@grace/service-kit/testing';
 import type { RemediationRequest } from '@grace/contracts';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -263,5 +265,52 @@ describe('kubernetes adapter', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('kubernetes adapter: traces (tracing on)', () => {
+  const collected = spanCollector();
+  let tracing: Tracing | undefined;
+  let kubernetes: FakeKubernetes;
+  let adapter: ActionAdapter;
+
+  beforeAll(async () => {
+    exportSpansTo(collected.exporter);
+    ({ tracing } = await startTracing('action-executor', { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9' }));
+    kubernetes = await startFakeKubernetes();
+    adapter = createKubernetesAdapter({ kubeConfig: kubernetes.kubeConfig(), pollMs: 20 });
+  });
+
+  afterAll(async () => {
+    await kubernetes.stop();
+    await tracing?.shutdown();
+    exportSpansTo(undefined);
+  });
+
+  it('each API call is a CLIENT span of the run, the API server gets its traceparent; a 404 fails its span', async () => {
+    kubernetes.addDeployment(NAMESPACE, 'traced', { replicas: 2 });
+    const run = await withSpan('run rollout_restart', {}, async () => {
+      await adapter.execute(remediation('traced', 'rollout_restart'), seconds(10));
+      return currentTraceparent()!;
+    });
+    const [, traceId, runSpanId] = run.split('-');
+    const calls = kubernetes.requests.filter((r) => r.path.includes('/deployments/traced'));
+    const clients = collected.spans().filter((s) => s.kind === SpanKind.CLIENT);
+    expect(calls.length).toBeGreaterThanOrEqual(2);
+    expect(clients).toHaveLength(calls.length);
+    for (const [i, call] of calls.entries()) {
+      const span = clients[i]!;
+      expect(call.traceparent).toBe(`00-${traceId}-${span.spanContext().spanId}-01`);
+      expect(span.parentSpanContext?.spanId).toBe(runSpanId);
+      expect(span.name).toBe(call.method);
+      expect(span.attributes['url.full']).toBe(`${kubernetes.url}${call.path}`);
+      expect(span.attributes['http.response.status_code']).toBe(200);
+    }
+    expect(calls.map((c) => c.method)).toContain('PATCH');
+
+    await adapter.execute(remediation('ghost', 'rollout_restart'), seconds(10));
+    const missing = collected.spans().find((s) => String(s.attributes['url.full']).endsWith('/deployments/ghost'));
+    expect(missing?.status.code).toBe(SpanStatusCode.ERROR);
+    expect(missing?.attributes).toMatchObject({ 'http.response.status_code': 404, 'error.type': '404' });
   });
 });

@@ -13,11 +13,13 @@ import {
   Observable,
   PatchStrategy,
   setHeaderOptions,
+  type ObservableMiddleware as Middleware,
   type RequestContext,
   type ResponseContext,
   type V1Deployment,
   type V1PodTemplateSpec,
 } from '@kubernetes/client-node';
+import { startHttpClientSpan, type HttpClientSpan } from '@grace/service-kit';
 import { setTimeout as delay } from 'node:timers/promises';
 import { AdapterError, type ActionAdapter, type JsonObject, type PlanInput } from './adapter.js';
 
@@ -334,23 +336,37 @@ function createClient(api: AppsV1Api, ref: DeploymentRef, signal: AbortSignal) {
     },
     post: (response: ResponseContext) => new Observable(Promise.resolve(response)),
   };
-  const options = { middleware: [abortable], middlewareMergeStrategy: 'append' as const };
-  const call = async <T>(what: string, request: () => Promise<T>): Promise<T> => {
+  type Options = { middleware: Middleware[]; middlewareMergeStrategy: 'append' };
+  // Each call is one request; tracing on, it is a CLIENT span whose traceparent the API server is sent.
+  const call = async <T>(what: string, request: (options: Options) => Promise<T>): Promise<T> => {
+    let span: HttpClientSpan | undefined;
+    const traced: Middleware = {
+      pre: (req: RequestContext) => {
+        span = startHttpClientSpan(req.getHttpMethod(), req.getUrl());
+        if (span) req.setHeaderParam('traceparent', span.traceparent);
+        return new Observable(Promise.resolve(req));
+      },
+      post: (response: ResponseContext) => {
+        span?.end({ status: response.httpStatusCode });
+        return new Observable(Promise.resolve(response));
+      },
+    };
     try {
-      return await request();
+      return await request({ middleware: [abortable, traced], middlewareMergeStrategy: 'append' });
     } catch (error) {
+      span?.end({ error });
       throw toAdapterError(error, ref, what, signal);
     }
   };
   return {
-    read: () => call('get deployment', () => api.readNamespacedDeployment({ name, namespace }, options)),
+    read: () => call('get deployment', (options) => api.readNamespacedDeployment({ name, namespace }, options)),
     // Without the Content-Type middleware the client sends the first type it knows, application/json-patch+json.
     patch: (body: object, strategy: PatchStrategy) =>
-      call('patch deployment', () =>
+      call('patch deployment', (options) =>
         api.patchNamespacedDeployment({ name, namespace, body }, setHeaderOptions('Content-Type', strategy, options)),
       ),
     replicaSets: (labelSelector: string) =>
-      call('list the replicasets of deployment', () =>
+      call('list the replicasets of deployment', (options) =>
         api.listNamespacedReplicaSet({ namespace, labelSelector }, options),
       ),
   };
