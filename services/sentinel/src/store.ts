@@ -184,37 +184,60 @@ export async function getIncident(db: Db, id: string) {
   return db.selectFrom('incidents').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
+/** An operator's mute: until when, by whom, why. */
+export interface OperatorMute {
+  until: Date;
+  by: string;
+  reason: string;
+}
+
+/** The lock key of a fingerprint's captures (one at a time, across replicas). */
+const fingerprintKey = (capture: { fingerprint: string; environment: string }) =>
+  `incident:${capture.environment}:${capture.fingerprint}`;
+
+/** The operator mute still running at `now` for a fingerprint or its signature, the longest first (a JSON value). */
+const muteOf = (capture: { fingerprint: string; signature: string }, now: Date) => sql<{
+  until: string;
+  by: string;
+  reason: string;
+} | null>`(select json_build_object('until', m.until, 'by', m.by, 'reason', m.reason)
+   from mutes m
+   where (m.fingerprint = ${capture.fingerprint} or m.signature = ${capture.signature}) and m.until > ${now}
+   order by m.until desc limit 1)`;
+
+const decodeMute = (mute: { until: string; by: string; reason: string } | null | undefined) =>
+  mute ? { ...mute, until: new Date(mute.until) } : undefined;
+
 /**
- * In one statement, lock what a capture of this fingerprint meets: its open incident; its latest escalation
- * closed since `since` (a human owns that one: more of the same is counted on it); and an incident resolved at or
- * after the capture's last occurrence (a late count of errors that incident already covered, e.g. the firing
- * alerts of a group its source has since resolved: counted on it, not a new incident).
+ * In one statement, what triaging a capture needs: the fingerprint's lock (lockFingerprint's), then, under it, the
+ * incidents the capture meets, locked: its open incident; its latest escalation closed since `since` (a human owns
+ * that one: more of the same is counted on it); and an incident resolved at or after the capture's last occurrence (a
+ * late count of errors that incident already covered, e.g. the firing alerts of a group its source has since
+ * resolved: counted on it, not a new incident). And the operator's mute of the fingerprint or its signature
+ * running at `now`, if any (sentinel.control.mute). The function `lock_triage` (migration 0006) takes the lock
+ * before it reads the incidents, so the read sees what the lock's last holder committed.
  */
-export async function lockTriageIncidents(
-  db: Transaction<Database>,
-  fingerprint: string,
-  environment: string,
+export async function lockTriage(
+  trx: Transaction<Database>,
+  capture: { fingerprint: string; environment: string; signature: string },
+  now: Date,
   since: Date,
   lastSeen: Date,
 ) {
-  const rows = await db
-    .selectFrom('incidents')
-    .selectAll()
-    .where('fingerprint', '=', fingerprint)
-    .where('environment', '=', environment)
-    .where((eb) =>
-      eb.or([
-        eb('status', 'not in', CLOSED),
-        eb.and([eb('status', '=', 'escalated'), eb('closed_at', '>=', since)]),
-        eb.and([eb('status', '=', 'resolved'), eb('closed_at', '>=', lastSeen)]),
-      ]),
-    )
-    .forUpdate()
-    .execute();
+  const { rows } = await sql<{ mute: { until: string; by: string; reason: string } | null; id: string | null }>`
+    select t.mute, i.*
+      from (select ${muteOf(capture, now)} as mute) as t
+      left join lateral lock_triage(${fingerprintKey(capture)}, ${capture.fingerprint}, ${capture.environment},
+        ${CLOSED}::text[], ${since}, ${lastSeen}) as i on true`.execute(trx);
+  // Without a match the lateral join gives one row of nulls (the mute still in it); each row's mute is not its own.
+  const incidents = rows
+    .filter((row) => row.id !== null)
+    .map(({ mute: _mute, ...row }) => row) as unknown as IncidentRow[];
   const latest = (status: IncidentRow['status']) =>
-    rows.filter((row) => row.status === status).sort((a, b) => Number(b.closed_at) - Number(a.closed_at))[0];
+    incidents.filter((row) => row.status === status).sort((a, b) => Number(b.closed_at) - Number(a.closed_at))[0];
   return {
-    open: rows.find((row) => !CLOSED.includes(row.status)),
+    mute: decodeMute(rows[0]?.mute),
+    open: incidents.find((row) => !CLOSED.includes(row.status)),
     escalated: latest('escalated'),
     covering: latest('resolved'),
   };
@@ -344,7 +367,6 @@ export async function addMute(
     .executeTakeFirstOrThrow();
 }
 
-/** The mute in force for a fingerprint or its signature that lasts longest, if any. */
 /**
  * Take the lock of a fingerprint's captures (one at a time, across replicas) and, in the same statement, read its
  * operator mute still running at `now` (by fingerprint or signature; the one that runs longest).
@@ -353,15 +375,10 @@ export async function lockFingerprint(
   trx: Transaction<Database>,
   capture: { fingerprint: string; environment: string; signature: string },
   now: Date,
-): Promise<{ until: Date; by: string; reason: string } | undefined> {
+): Promise<OperatorMute | undefined> {
   const { rows } = await sql<{ mute: { until: string; by: string; reason: string } | null }>`
-    select ${advisoryLock(`incident:${capture.environment}:${capture.fingerprint}`)},
-      (select json_build_object('until', m.until, 'by', m.by, 'reason', m.reason)
-       from mutes m
-       where (m.fingerprint = ${capture.fingerprint} or m.signature = ${capture.signature}) and m.until > ${now}
-       order by m.until desc limit 1) as mute`.execute(trx);
-  const mute = rows[0]?.mute;
-  return mute ? { ...mute, until: new Date(mute.until) } : undefined;
+    select ${advisoryLock(fingerprintKey(capture))}, ${muteOf(capture, now)} as mute`.execute(trx);
+  return decodeMute(rows[0]?.mute);
 }
 
 /** The open incident of a fingerprint and environment, else its latest closed one, locked; undefined if none. */

@@ -5,7 +5,7 @@ import type { HandlerContext } from '@grace/service-kit';
 import { randomUUID } from 'node:crypto';
 import { classify, signatureOf } from '../domain/classify.js';
 import { Draft, incidentData, nextAttempt, save, stepOf, transition, type LifecycleDeps } from '../remediation.js';
-import { lockFingerprint, lockOpenIncident, lockTriageIncidents, updateIncident, type Database } from '../store.js';
+import { lockOpenIncident, lockTriage, updateIncident, type Database } from '../store.js';
 
 export function triageError(deps: LifecycleDeps) {
   return async (event: GraceEvent<'error.captured'>, ctx: HandlerContext<Database>): Promise<void> => {
@@ -24,16 +24,16 @@ export function triageError(deps: LifecycleDeps) {
     const signature = signatureOf({ kind: cap.kind, category: cls.category });
     // Captures of one fingerprint are handled one at a time (replicas, batches): each sees what the last one did,
     // so a burst opens one incident even when it is escalated at once (no playbook applies). The same statement
-    // reads the operator's mute, if any (muted by sentinel.control.mute).
-    const operatorMute = await lockFingerprint(ctx.trx, { ...cap, signature }, step.now);
-    // A human owns an escalated incident: more of the same error is counted on it, not remediated again.
-    const met = await lockTriageIncidents(
+    // locks the incidents the capture meets (a human owns an escalated one: more of the same error is counted on
+    // it, not remediated again) and reads the operator's mute, if any (muted by sentinel.control.mute).
+    const met = await lockTriage(
       ctx.trx,
-      cap.fingerprint,
-      cap.environment,
+      { ...cap, signature },
+      step.now,
       new Date(step.now.getTime() - deps.escalationHoldMs),
       new Date(cap.last_seen),
     );
+    const operatorMute = met.mute;
     // Escalated: a human owns it. Resolved after this capture's last occurrence: it already covered these errors
     // (a count that arrives after the resolution). Either way they are counted on it and nothing opens.
     const held = met.escalated ?? (met.open ? undefined : met.covering);

@@ -5,6 +5,7 @@ import { mutes } from './0002_mutes.js';
 import { rollbackWait } from './0003_rollback_wait.js';
 import { timelineInIncident } from './0004_timeline_in_incident.js';
 import { fingerprintIndex } from './0005_fingerprint_index.js';
+import { lockTriage } from './0006_lock_triage.js';
 
 export const migrations: Record<string, Migration> = {
   '0001_init': init,
@@ -12,4 +13,5 @@ export const migrations: Record<string, Migration> = {
   '0003_rollback_wait': rollbackWait,
   '0004_timeline_in_incident': timelineInIncident,
   '0005_fingerprint_index': fingerprintIndex,
+  '0006_lock_triage': lockTriage,
 };
