@@ -169,3 +169,13 @@ export function vote(
     { source: 'test/chat-gateway' },
   );
 }
+
+/** The audit trail of a tier-2 action cut short (timed out, or its worker lost) and rolled back to its snapshot. */
+export const CUT_SHORT_AND_ROLLED_BACK = [
+  'contract.created',
+  'policy.checked',
+  'snapshot.taken',
+  'execution.started',
+  'execution.finished',
+  'rollback.finished',
+];
