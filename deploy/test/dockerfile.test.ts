@@ -4,6 +4,7 @@
 // image starts it (migrate; the gateway and the demo target run), with no workspace and no dev dependency
 // in reach.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { HEAP_OPTIONS } from '@grace/service-kit';
 import { createSandbox, DATABASE_URL, type Sandbox } from '@grace/service-kit/testing';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -203,7 +204,10 @@ describe('deploy/Dockerfile', () => {
     expect(copy.args).toBe(`${OUT_DIR} ${APP_DIR}`);
     expect(copy.flags.chown).toBeUndefined(); // root's files, read-only to the service
     expect(one(final, 'WORKDIR').args).toBe(APP_DIR);
-    expect(keyValues(one(final, 'ENV').args).get('NODE_ENV')).toBe('production');
+    const env = keyValues(one(final, 'ENV').args);
+    expect(env.get('NODE_ENV')).toBe('production');
+    // The heap every service runs with, as `grace up` and `grace bench` run it (the kit's one list).
+    expect(env.get('NODE_OPTIONS')).toBe(HEAP_OPTIONS.join(' '));
   });
 
   it('runs as a non-root user given by number', () => {

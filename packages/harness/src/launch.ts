@@ -1,5 +1,6 @@
 // Grace's seven services (and the demo target) as separate child processes of one launcher: `grace up`, the
 // system benchmark, the crash script and the end-to-end tests all start, watch, kill and restart them here.
+import { withHeapOptions } from '@grace/service-kit';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -104,9 +105,11 @@ export async function launch(names: readonly ProcessName[], options: LaunchOptio
     if (!existsSync(main))
       throw new Error(`no such service: ${name} (${main} does not exist${fromDist ? '; run pnpm run build' : ''})`);
     const loader = fromDist ? [] : ['--conditions=source', '--import', 'tsx'];
+    const env = { ...process.env, ...options.env, ...options.envOf?.[name], ...extraEnv };
     const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...loader, main], {
       cwd: `${REPO_ROOT}services/${name}`,
-      env: { ...process.env, ...options.env, ...options.envOf?.[name], ...extraEnv },
+      // The heap a deployment gives it (the image's NODE_OPTIONS), unless the caller's NODE_OPTIONS sets its own.
+      env: { ...env, NODE_OPTIONS: withHeapOptions(env.NODE_OPTIONS) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const tail = new Tail(options.outputTail ?? 4 * 1024 * 1024);

@@ -16,6 +16,7 @@ export {
 } from './service.js';
 export { ConfigError, KitConfig } from './config.js';
 export { createLogger, eventLogger, type Logger } from './logger.js';
+export { HEAP_OPTIONS, withHeapOptions } from './heap.js';
 export { DROPPED_DEFAULT_METRICS, KitMetrics } from './metrics.js';
 export { Naming } from './naming.js';
 // Traces (OpenTelemetry, off unless OTEL_EXPORTER_OTLP_ENDPOINT is set): a service's own spans and trace context.
