@@ -120,6 +120,8 @@ export function transactionalConsumers<DB>(handlers: {
       subject: subject as EventSubject,
       handler: handler as Handler<DB, EventSubject>,
       batch: TRANSACTIONAL_BATCH,
+      // As many in flight as a batch holds: with fewer, a fetch never brings a whole batch.
+      concurrency: TRANSACTIONAL_BATCH,
     }),
   );
 }
