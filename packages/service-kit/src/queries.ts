@@ -15,7 +15,6 @@ import {
   RequestError,
   TimeoutError as NatsTimeoutError,
   type Msg,
-  type MsgHdrs,
   type NatsConnection,
   type Payload,
   type Subscription,
@@ -151,8 +150,6 @@ export interface RequestOptions {
 export interface TracedRequestOptions {
   /** Milliseconds before the request times out. */
   timeout: number;
-  /** The caller's headers; the traceparent is added to a copy. */
-  headers?: MsgHdrs;
   /** The span's name; by default the subject (e.g. without the deployment prefix, as the kit's queries). */
   name?: string;
 }
@@ -171,15 +168,8 @@ export async function tracedRequest<T = Msg>(
   read: (msg: Msg) => T | Promise<T> = (msg) => msg as T,
 ): Promise<T> {
   const traced = startRequestSpan(opts.name ?? subject, subject);
-  if (!traced) {
-    const msg = await nc.request(subject, payload, {
-      timeout: opts.timeout,
-      ...(opts.headers ? { headers: opts.headers } : {}),
-    });
-    return read(msg);
-  }
+  if (!traced) return read(await nc.request(subject, payload, { timeout: opts.timeout }));
   const headers = natsHeaders();
-  for (const [key, values] of opts.headers ?? []) for (const v of values) headers.append(key, v);
   headers.set('traceparent', traced.traceparent);
   try {
     return await inSpan(traced.span, async () =>

@@ -348,6 +348,23 @@ export function startBatchSpan(label: string, consumer: string, events: readonly
   );
 }
 
+/** A PRODUCER span (messaging send, over NATS) named `name`, child of `parent` (tracing must be on). */
+function startProducerSpan(name: string, attributes: Attributes, parent: Context): Span {
+  return tracer!.startSpan(
+    name,
+    {
+      kind: SpanKind.PRODUCER,
+      attributes: {
+        'messaging.system': 'nats',
+        ...attributes,
+        'messaging.operation.type': 'send',
+        'messaging.operation.name': 'send',
+      },
+    },
+    parent,
+  );
+}
+
 /** PRODUCER spans of events emitted and not yet published, ended by tracePublish once JetStream acks them. */
 const producing = new WeakMap<object, Span>();
 
@@ -359,14 +376,7 @@ const producing = new WeakMap<object, Span>();
  */
 export function traceEmitted(event: EventLike, parent?: string | Context): void {
   const ctx = typeof parent === 'string' ? continuing(parent) : (parent ?? context.active());
-  const span = tracer!.startSpan(
-    `send ${event.type}`,
-    {
-      kind: SpanKind.PRODUCER,
-      attributes: { ...eventAttributes(event), 'messaging.operation.type': 'send', 'messaging.operation.name': 'send' },
-    },
-    ctx,
-  );
+  const span = startProducerSpan(`send ${event.type}`, eventAttributes(event), ctx);
   event.traceparent = formatTraceparent(span.spanContext());
   producing.set(event, span);
 }
@@ -400,17 +410,9 @@ export function tracePublish<T>(event: object, subject: string, publish: () => P
   else {
     const e = event as Partial<EventLike>;
     if (typeof e.id !== 'string' || typeof e.type !== 'string') return publish();
-    span = tracer.startSpan(
+    span = startProducerSpan(
       `send ${e.type}`,
-      {
-        kind: SpanKind.PRODUCER,
-        attributes: {
-          ...eventAttributes(e as EventLike),
-          'messaging.operation.type': 'send',
-          'messaging.operation.name': 'send',
-          'grace.republished': true,
-        },
-      },
+      { ...eventAttributes(e as EventLike), 'grace.republished': true },
       e.traceparent ? contextOf(e.traceparent) : context.active(),
     );
   }
@@ -445,18 +447,12 @@ export async function traceDeadLetter<T>(
   const own = where.event?.traceparent;
   const parent = trace.getSpan(active) ? active : contextOf(typeof own === 'string' ? own : undefined);
   const id = where.event?.id;
-  const span = tracer.startSpan(
+  const span = startProducerSpan(
     `send ${where.name}`,
     {
-      kind: SpanKind.PRODUCER,
-      attributes: {
-        'messaging.system': 'nats',
-        'messaging.operation.type': 'send',
-        'messaging.operation.name': 'send',
-        'messaging.destination.name': where.destination,
-        'grace.dead_letter.reason': where.reason,
-        ...(typeof id === 'string' ? { 'cloudevents.event_id': id } : {}),
-      },
+      'messaging.destination.name': where.destination,
+      'grace.dead_letter.reason': where.reason,
+      ...(typeof id === 'string' ? { 'cloudevents.event_id': id } : {}),
     },
     parent,
   );
@@ -627,7 +623,7 @@ export interface HttpClientSpan {
  * is recorded. For a client that is not `fetch` (tracedFetch is this around fetch), e.g. a generated API client's
  * middleware.
  */
-export function startHttpClientSpan(given: string, href: string, attributes?: Attributes): HttpClientSpan | undefined {
+export function startHttpClientSpan(given: string, href: string): HttpClientSpan | undefined {
   if (!tracer || !URL.canParse(href)) return undefined;
   const url = new URL(href);
   const method = HTTP_METHODS.has(given.toUpperCase()) ? given.toUpperCase() : '_OTHER';
@@ -642,7 +638,6 @@ export function startHttpClientSpan(given: string, href: string, attributes?: At
         'url.full': full,
         'server.address': url.hostname.replace(/^\[|\]$/g, ''),
         'server.port': Number(url.port) || (url.protocol === 'https:' ? 443 : 80),
-        ...attributes,
       },
     },
     context.active(),
@@ -680,11 +675,7 @@ export function startHttpClientSpan(given: string, href: string, attributes?: At
  * ends when the response headers arrive (the body is the caller's) and its W3C `traceparent` goes in the request's
  * headers, next to the caller's.
  */
-export function tracedFetch(
-  input: string | URL | Request,
-  init?: RequestInit,
-  options?: { attributes?: Attributes },
-): Promise<Response> {
+export function tracedFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
   if (!tracer) return fetch(input, init);
   const request = requestOf(input);
   // The caller's headers in whatever form (Headers, pairs, a record; a Request's own when init has none), plus ours
@@ -696,11 +687,7 @@ export function tracedFetch(
     return fetch(input, init);
   }
   // Not a URL fetch can send: let fetch say so, no span.
-  const span = startHttpClientSpan(
-    init?.method ?? request?.method ?? 'GET',
-    request ? request.url : String(input),
-    options?.attributes,
-  );
+  const span = startHttpClientSpan(init?.method ?? request?.method ?? 'GET', request ? request.url : String(input));
   if (!span) return fetch(input, init);
   headers.set('traceparent', span.traceparent);
   return fetch(input, { ...init, headers }).then(
