@@ -158,5 +158,7 @@ export async function lockInTransaction<DB>(trx: Transaction<DB>, key: string): 
  * The expression that takes lockInTransaction's lock, to take it in a statement that also reads what needs no
  * lock (what it reads is as of the statement's start, before any wait for the lock).
  */
-export const advisoryLock = (key: string) =>
-  sql<void>`pg_advisory_xact_lock(hashtextextended(${key} || ':' || current_schema(), 0))`;
+export const advisoryLock = (key: string) => sql<void>`pg_advisory_xact_lock(${advisoryLockId(key)})`;
+
+/** The number of lockInTransaction's lock named `key` (a bigint), for SQL that takes it itself. */
+export const advisoryLockId = (key: string) => sql<string>`hashtextextended(${key} || ':' || current_schema(), 0)`;

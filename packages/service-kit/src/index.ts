@@ -68,6 +68,7 @@ export {
   createDb,
   createPool,
   advisoryLock,
+  advisoryLockId,
   lockInTransaction,
   PREPARED_PER_CONNECTION,
   schemaForService,

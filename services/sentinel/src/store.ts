@@ -1,6 +1,6 @@
 // sentinel tables and every query the sentinel runs on them.
 import type { EventData, QueryRequest } from '@grace/contracts';
-import { advisoryLock, type DbHandle, type Timestamp } from '@grace/service-kit';
+import { advisoryLock, advisoryLockId, type DbHandle, type Timestamp } from '@grace/service-kit';
 import {
   sql,
   type ColumnType,
@@ -184,29 +184,9 @@ export async function getIncident(db: Db, id: string) {
   return db.selectFrom('incidents').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-/** An operator's mute: until when, by whom, why. */
-export interface OperatorMute {
-  until: Date;
-  by: string;
-  reason: string;
-}
-
 /** The lock key of a fingerprint's captures (one at a time, across replicas). */
 const fingerprintKey = (capture: { fingerprint: string; environment: string }) =>
   `incident:${capture.environment}:${capture.fingerprint}`;
-
-/** The operator mute still running at `now` for a fingerprint or its signature, the longest first (a JSON value). */
-const muteOf = (capture: { fingerprint: string; signature: string }, now: Date) => sql<{
-  until: string;
-  by: string;
-  reason: string;
-} | null>`(select json_build_object('until', m.until, 'by', m.by, 'reason', m.reason)
-   from mutes m
-   where (m.fingerprint = ${capture.fingerprint} or m.signature = ${capture.signature}) and m.until > ${now}
-   order by m.until desc limit 1)`;
-
-const decodeMute = (mute: { until: string; by: string; reason: string } | null | undefined) =>
-  mute ? { ...mute, until: new Date(mute.until) } : undefined;
 
 /**
  * In one statement, what triaging a capture needs: the fingerprint's lock (lockFingerprint's), then, under it, the
@@ -226,17 +206,22 @@ export async function lockTriage(
 ) {
   const { rows } = await sql<{ mute: { until: string; by: string; reason: string } | null; id: string | null }>`
     select t.mute, i.*
-      from (select ${muteOf(capture, now)} as mute) as t
-      left join lateral lock_triage(${fingerprintKey(capture)}, ${capture.fingerprint}, ${capture.environment},
-        ${CLOSED}::text[], ${since}, ${lastSeen}) as i on true`.execute(trx);
+      from (select (select json_build_object('until', m.until, 'by', m.by, 'reason', m.reason)
+                      from mutes m
+                     where (m.fingerprint = ${capture.fingerprint} or m.signature = ${capture.signature})
+                       and m.until > ${now}
+                     order by m.until desc limit 1) as mute) as t
+      left join lateral lock_triage(${advisoryLockId(fingerprintKey(capture))}, ${capture.fingerprint},
+        ${capture.environment}, ${CLOSED}::text[], ${since}, ${lastSeen}) as i on true`.execute(trx);
   // Without a match the lateral join gives one row of nulls (the mute still in it); each row's mute is not its own.
   const incidents = rows
     .filter((row) => row.id !== null)
     .map(({ mute: _mute, ...row }) => row) as unknown as IncidentRow[];
+  const mute = rows[0]?.mute;
   const latest = (status: IncidentRow['status']) =>
     incidents.filter((row) => row.status === status).sort((a, b) => Number(b.closed_at) - Number(a.closed_at))[0];
   return {
-    mute: decodeMute(rows[0]?.mute),
+    mute: mute ? { ...mute, until: new Date(mute.until) } : undefined,
     open: incidents.find((row) => !CLOSED.includes(row.status)),
     escalated: latest('escalated'),
     covering: latest('resolved'),
@@ -367,18 +352,12 @@ export async function addMute(
     .executeTakeFirstOrThrow();
 }
 
-/**
- * Take the lock of a fingerprint's captures (one at a time, across replicas) and, in the same statement, read its
- * operator mute still running at `now` (by fingerprint or signature; the one that runs longest).
- */
+/** Take the lock of a fingerprint's captures (one at a time, across replicas): lockTriage's lock, alone. */
 export async function lockFingerprint(
   trx: Transaction<Database>,
-  capture: { fingerprint: string; environment: string; signature: string },
-  now: Date,
-): Promise<OperatorMute | undefined> {
-  const { rows } = await sql<{ mute: { until: string; by: string; reason: string } | null }>`
-    select ${advisoryLock(fingerprintKey(capture))}, ${muteOf(capture, now)} as mute`.execute(trx);
-  return decodeMute(rows[0]?.mute);
+  capture: { fingerprint: string; environment: string },
+): Promise<void> {
+  await sql`select ${advisoryLock(fingerprintKey(capture))}`.execute(trx);
 }
 
 /** The open incident of a fingerprint and environment, else its latest closed one, locked; undefined if none. */

@@ -19,7 +19,7 @@ export function onAlertResolved(deps: LifecycleDeps) {
     const step = stepOf(ctx);
     const a = event.data;
     // One at a time with the captures of the same fingerprint (triage takes the same lock).
-    await lockFingerprint(ctx.trx, { fingerprint: a.fingerprint, environment: a.environment, signature: '' }, step.now);
+    await lockFingerprint(ctx.trx, { fingerprint: a.fingerprint, environment: a.environment });
     const row = await lockIncidentOfSource(ctx.trx, a.fingerprint, a.environment);
     if (!row) {
       if (ctx.deliveryCount < DELIVERIES_BEFORE_NO_INCIDENT)

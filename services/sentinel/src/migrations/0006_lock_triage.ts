@@ -1,6 +1,6 @@
 // sentinel schema: what triaging a capture locks and reads, in one round trip. `lock_triage` takes the fingerprint's
-// advisory lock (the key and hash of the kit's `advisoryLock`, so every other holder of that lock still excludes
-// it) and only then, in a statement of its own (a volatile function's statements each see what committed before
+// advisory lock (`p_lock`: the kit's `advisoryLockId` of its name, so every other holder of that lock still
+// excludes it) and only then, in a statement of its own (a volatile function's statements each see what committed before
 // they began), locks the incidents the capture meets: its open one, an escalation closed since `p_since`, a
 // resolution at or after `p_last_seen`.
 import { sql, type Kysely, type Migration } from 'kysely';
@@ -9,11 +9,11 @@ export const lockTriage: Migration = {
   async up(db: Kysely<unknown>) {
     await sql`
       create or replace function lock_triage(
-        p_key text, p_fingerprint text, p_environment text, p_closed text[], p_since timestamptz,
+        p_lock bigint, p_fingerprint text, p_environment text, p_closed text[], p_since timestamptz,
         p_last_seen timestamptz)
       returns setof incidents language plpgsql volatile as $$
       begin
-        perform pg_advisory_xact_lock(hashtextextended(p_key || ':' || current_schema(), 0));
+        perform pg_advisory_xact_lock(p_lock);
         return query
           select * from incidents i
            where i.fingerprint = p_fingerprint and i.environment = p_environment
